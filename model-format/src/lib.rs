@@ -1,1 +1,79 @@
-#![no_std]
+//! The `.fmlp` model file: one dense MLP classifier, shared byte-for-byte by the host trainer
+//! and the no_std firmware.
+//!
+//! `no_std` and allocation-free by default: [`Model::from_bytes`] checks a file once (magic,
+//! version, length, CRC-32, header, layer shapes, finiteness) and then lends out the weights
+//! **in place** as `&[f32]` borrowed from the file bytes, so a device reads them straight from
+//! flash and its RAM use does not grow with the parameter count. The `std` feature adds
+//! [`encode`] (used by the trainer) and [`AlignedBytes`] for reading files on a host.
+//!
+//! The wire format is specified byte by byte in `FORMAT.md` beside this crate.
+//!
+//! On a device the file sits in flash, 4-byte aligned, and is checked once at start-up:
+//!
+//! ```
+//! use model_format::{Activation, Model};
+//!
+//! #[repr(C, align(4))]
+//! struct Aligned<T: ?Sized>(T);
+//! // The worked example of FORMAT.md: 2x2 pixels -> 3 (ReLU) -> 2 classes (softmax).
+//! static FILE: &Aligned<[u8]> = &Aligned(*include_bytes!("../golden/tiny.fmlp"));
+//!
+//! let model = Model::from_bytes(&FILE.0)?;
+//! assert_eq!(model.class_names(), &["off", "on"]);
+//! assert_eq!(model.layers()[1].activation(), Activation::Softmax);
+//! assert_eq!(model.layers()[1].bias(), &[0.125, -0.125]); // borrowed from FILE, not copied
+//! # Ok::<(), model_format::Error>(())
+//! ```
+#![cfg_attr(not(any(test, feature = "std")), no_std)]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+#[cfg(target_endian = "big")]
+compile_error!(
+    "model-format lends out little-endian f32 weights in place; big-endian targets are not supported"
+);
+
+mod error;
+mod model;
+mod wire;
+
+// The encoder needs `Vec`: built with the `std` feature, and in this crate's own test builds.
+#[cfg(any(test, feature = "std"))]
+mod aligned;
+#[cfg(any(test, feature = "std"))]
+mod encode;
+#[cfg(test)]
+mod tests;
+
+pub use error::Error;
+pub use model::{Layer, Model};
+pub use wire::{Activation, InputSpec, Provenance, WeightLayout};
+
+#[cfg(any(test, feature = "std"))]
+pub use aligned::AlignedBytes;
+#[cfg(any(test, feature = "std"))]
+pub use encode::{LayerSpec, ModelSpec, encode};
+
+/// The first four bytes of every model file.
+pub const MAGIC: [u8; 4] = *b"FMLP";
+/// The format version this crate writes and the only one it reads.
+pub const VERSION: u16 = 1;
+/// Bytes before the postcard header: magic (4), version (2), header length (2), file length (4).
+pub const PREAMBLE_LEN: usize = 12;
+/// Bytes of the CRC-32 trailer.
+pub const CHECKSUM_LEN: usize = 4;
+/// Most dense layers a model may have.
+pub const MAX_LAYERS: usize = 8;
+/// Most classes a model may name.
+pub const MAX_CLASSES: usize = 16;
+/// Longest string (variant, note, class name) in bytes.
+pub const MAX_STR_LEN: usize = 255;
+
+/// The checksum: CRC-32/ISO-HDLC, the one zlib, PNG and postcard's `use-crc` use.
+pub(crate) const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+
+/// Rounds `n` up to a multiple of 4, the alignment of the f32 data section.
+pub(crate) const fn align4(n: usize) -> usize {
+    (n + 3) & !3
+}

@@ -1,0 +1,252 @@
+//! The one error type of this crate.
+
+use core::fmt;
+
+/// Why a byte string is not a usable model file.
+///
+/// Variants carry small `Copy` context: which layer (0-based), what was expected, what was found.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Error {
+    /// Shorter than the fixed preamble plus checksum.
+    TooShort {
+        /// Bytes given.
+        found: usize,
+    },
+    /// The first four bytes are not `FMLP`.
+    BadMagic {
+        /// The first four bytes.
+        found: [u8; 4],
+    },
+    /// A format version this reader does not know.
+    UnsupportedVersion {
+        /// The version in the file.
+        found: u16,
+    },
+    /// The length recorded in the preamble is not the length of the bytes given.
+    LengthMismatch {
+        /// Length recorded in the file.
+        expected: u32,
+        /// Bytes given.
+        found: usize,
+    },
+    /// The CRC-32 trailer does not match the bytes: the file is corrupt.
+    ChecksumMismatch {
+        /// CRC-32 stored in the file.
+        expected: u32,
+        /// CRC-32 computed over the bytes.
+        found: u32,
+    },
+    /// The header length points past the end of the file.
+    HeaderOutOfBounds {
+        /// Header length recorded in the preamble.
+        header_len: u16,
+    },
+    /// The postcard header could not be decoded (bad varint, bad UTF-8, unknown enum tag, ...).
+    MalformedHeader,
+    /// The header decoded but bytes were left over inside its recorded length.
+    TrailingHeaderBytes {
+        /// Bytes left over.
+        found: usize,
+    },
+    /// Padding between header and data section is not zero.
+    NonZeroPadding,
+    /// A string is longer than [`MAX_STR_LEN`](crate::MAX_STR_LEN).
+    StringTooLong {
+        /// Its length in bytes.
+        found: usize,
+    },
+    /// The file names no classes, or more than [`MAX_CLASSES`](crate::MAX_CLASSES).
+    BadClassCount {
+        /// Classes named.
+        found: usize,
+    },
+    /// The file has no layers, or more than [`MAX_LAYERS`](crate::MAX_LAYERS).
+    BadLayerCount {
+        /// Layers in the file.
+        found: usize,
+    },
+    /// The input scale is not finite and positive, or the input has zero pixels.
+    BadInput,
+    /// The provenance's test accuracy is not a number in `[0, 1]`.
+    BadProvenance,
+    /// A layer has zero inputs or outputs.
+    EmptyLayer {
+        /// Layer index.
+        layer: usize,
+    },
+    /// A layer's inputs are not the previous layer's outputs (or, for layer 0, the input pixels).
+    ShapeMismatch {
+        /// Layer index.
+        layer: usize,
+        /// Inputs the chain requires.
+        expected: u32,
+        /// Inputs the layer declares.
+        found: u32,
+    },
+    /// The last layer's outputs are not the number of class names.
+    ClassMismatch {
+        /// Class names in the file.
+        expected: u32,
+        /// Outputs of the last layer.
+        found: u32,
+    },
+    /// A hidden layer declares softmax, which only the last layer may have.
+    BadActivation {
+        /// Layer index.
+        layer: usize,
+    },
+    /// A weight or bias block is not where the canonical layout puts it.
+    BadOffset {
+        /// Layer index.
+        layer: usize,
+        /// Offset (in f32 words from the data section start) the layout requires.
+        expected: u32,
+        /// Offset the file declares.
+        found: u32,
+    },
+    /// The data section does not hold exactly the words the layers declare.
+    DataLengthMismatch {
+        /// Words the layers need.
+        expected: u64,
+        /// Words present.
+        found: u64,
+    },
+    /// A weight or bias is NaN or infinite.
+    NonFinite {
+        /// Layer index.
+        layer: usize,
+        /// Index into the layer's weights, or `weights.len() + i` for bias `i`.
+        index: usize,
+    },
+    /// The bytes do not start on a 4-byte boundary, so weights cannot be lent out as `&[f32]`.
+    Misaligned,
+    /// The model's inputs or classes are not what the caller requires.
+    ContractMismatch {
+        /// Inputs the caller requires.
+        expected_inputs: u32,
+        /// Inputs the model takes.
+        found_inputs: u32,
+        /// Classes the caller requires.
+        expected_classes: u32,
+        /// Classes the model gives.
+        found_classes: u32,
+    },
+    /// A layer is wider than the caller's activation buffers.
+    TooWide {
+        /// Layer index.
+        layer: usize,
+        /// The layer's wider side (inputs or outputs).
+        width: u32,
+        /// The caller's buffer capacity.
+        capacity: usize,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Error::TooShort { found } => {
+                write!(f, "file too short to be a model ({found} bytes)")
+            }
+            Error::BadMagic { found } => {
+                write!(f, "not a model file: magic {found:02x?}, expected \"FMLP\"")
+            }
+            Error::UnsupportedVersion { found } => write!(
+                f,
+                "unsupported format version {found} (this reader knows version {})",
+                crate::VERSION
+            ),
+            Error::LengthMismatch { expected, found } => write!(
+                f,
+                "file length {found} does not match the recorded {expected} (truncated or padded?)"
+            ),
+            Error::ChecksumMismatch { expected, found } => write!(
+                f,
+                "checksum mismatch: stored CRC-32 {expected:#010x}, computed {found:#010x} (corrupt file)"
+            ),
+            Error::HeaderOutOfBounds { header_len } => {
+                write!(
+                    f,
+                    "header length {header_len} runs past the end of the file"
+                )
+            }
+            Error::MalformedHeader => f.write_str("malformed header"),
+            Error::TrailingHeaderBytes { found } => {
+                write!(f, "{found} unexpected bytes after the header")
+            }
+            Error::NonZeroPadding => f.write_str("padding before the data section is not zero"),
+            Error::StringTooLong { found } => write!(
+                f,
+                "string of {found} bytes exceeds the limit of {}",
+                crate::MAX_STR_LEN
+            ),
+            Error::BadClassCount { found } => write!(
+                f,
+                "{found} class names (1 to {} allowed)",
+                crate::MAX_CLASSES
+            ),
+            Error::BadLayerCount { found } => {
+                write!(f, "{found} layers (1 to {} allowed)", crate::MAX_LAYERS)
+            }
+            Error::BadInput => f.write_str("input spec needs pixels > 0 and a finite scale > 0"),
+            Error::BadProvenance => f.write_str("test accuracy is not in [0, 1]"),
+            Error::EmptyLayer { layer } => write!(f, "layer {layer} has zero inputs or outputs"),
+            Error::ShapeMismatch {
+                layer,
+                expected,
+                found,
+            } => write!(
+                f,
+                "layer {layer} takes {found} inputs but the previous stage gives {expected}"
+            ),
+            Error::ClassMismatch { expected, found } => write!(
+                f,
+                "last layer gives {found} outputs for {expected} class names"
+            ),
+            Error::BadActivation { layer } => {
+                write!(
+                    f,
+                    "layer {layer}: softmax is only allowed on the last layer"
+                )
+            }
+            Error::BadOffset {
+                layer,
+                expected,
+                found,
+            } => write!(
+                f,
+                "layer {layer}: data offset {found}, the canonical layout needs {expected}"
+            ),
+            Error::DataLengthMismatch { expected, found } => write!(
+                f,
+                "data section holds {found} f32 words, the layers need {expected}"
+            ),
+            Error::NonFinite { layer, index } => {
+                write!(f, "layer {layer}: parameter {index} is NaN or infinite")
+            }
+            Error::Misaligned => {
+                f.write_str("model bytes are not 4-byte aligned (weights are read in place as f32)")
+            }
+            Error::ContractMismatch {
+                expected_inputs,
+                found_inputs,
+                expected_classes,
+                found_classes,
+            } => write!(
+                f,
+                "model maps {found_inputs} inputs to {found_classes} classes, expected {expected_inputs} to {expected_classes}"
+            ),
+            Error::TooWide {
+                layer,
+                width,
+                capacity,
+            } => write!(
+                f,
+                "layer {layer} is {width} wide, more than the buffer capacity {capacity}"
+            ),
+        }
+    }
+}
+
+impl core::error::Error for Error {}
