@@ -1,1 +1,44 @@
-#![no_std]
+//! no_std, heap-free inference for `.fmlp` models: what runs on the microcontroller.
+//!
+//! [`Classifier::new`] checks a model file once (everything [`model_format::Model::from_bytes`]
+//! checks, plus the 784-pixel / 10-class contract and the buffer capacity); after that,
+//! classifying an image cannot fail and cannot panic. Weights are read **in place** from the
+//! model bytes (flash on a device); the only RAM is a [`Scratch`] of two ping-pong activation
+//! buffers whose capacity is a const generic, so it can live in a `static` and its size is known
+//! at compile time. The same code gives bit-identical results on x86-64 and on a Cortex-M4:
+//! summation order is fixed by the source ([`dense`]) and all transcendental math goes through
+//! [`math`] (micromath).
+//!
+//! ```
+//! use firmware::{Classifier, Scratch};
+//! # use model_format::{encode, Activation, InputSpec, LayerSpec, ModelSpec, Provenance};
+//! # let (w, b) = (vec![0.0f32; 784 * 10], [0.0f32; 10]);
+//! # let layers = [LayerSpec { inputs: 784, outputs: 10, activation: Activation::Softmax, weights: &w, bias: &b }];
+//! # let names = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+//! # let file = encode(&ModelSpec { variant: "zero", provenance: Provenance { seed: 0, epochs: 0, test_accuracy: 0.1, note: "" },
+//! #     input: InputSpec { width: 28, height: 28, scale: 1.0 / 255.0 }, class_names: &names, layers: &layers }).unwrap();
+//! # let model_bytes: &[u8] = &file;
+//! // `model_bytes`: a 4-byte-aligned `.fmlp` file, e.g. `include_bytes!` in flash.
+//! let classifier = Classifier::<784>::new(model_bytes)?;
+//! let mut scratch = Scratch::<784>::new();
+//! let pixels = [0u8; 784];
+//! let result = classifier.classify_u8(&pixels, &mut scratch);
+//! assert_eq!(result.probabilities.iter().sum::<f32>().round(), 1.0);
+//! let top3 = result.top_k::<3>();
+//! assert_eq!(top3[0].0, result.class);
+//! # Ok::<(), firmware::Error>(())
+//! ```
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod activation;
+mod classifier;
+pub mod dense;
+mod error;
+pub mod math;
+pub mod softmax;
+
+pub use classifier::{CLASSES, Classification, Classifier, INPUTS, Scratch};
+pub use error::Error;
+pub use model_format;
