@@ -1,1 +1,105 @@
-//! TODO
+//! `trainer inspect FILE`: what a model file holds and what the device needs to run it.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use model_format::{AlignedBytes, Model};
+
+use crate::report::thousands;
+
+/// Why a file could not be inspected.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum InspectError {
+    /// The file could not be read.
+    #[error("reading {path}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The bytes are not a valid model file.
+    #[error("{path} is not a valid model file")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What the checker found.
+        source: model_format::Error,
+    },
+}
+
+/// Reads and checks a model file.
+///
+/// # Errors
+/// [`InspectError`] naming the file.
+pub fn read_model(path: &Path) -> Result<AlignedBytes, InspectError> {
+    let bytes = AlignedBytes::read(path).map_err(|source| InspectError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Model::from_bytes(&bytes).map_err(|source| InspectError::Invalid {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(bytes)
+}
+
+/// RAM the firmware needs for activations: two ping-pong buffers as wide as the widest layer.
+pub fn activation_ram_bytes(model: &Model<'_>) -> usize {
+    2 * model.max_width() * size_of::<f32>()
+}
+
+/// A human-readable description: provenance, layers, parameters, bytes, device RAM.
+pub fn describe(model: &Model<'_>, file_bytes: usize) -> String {
+    let p = model.provenance();
+    let input = model.input();
+    let mut s = String::new();
+    let _ = writeln!(s, "variant        {}", model.variant());
+    let _ = writeln!(
+        s,
+        "provenance     seed {}, {} epochs, test accuracy {:.4}",
+        p.seed, p.epochs, p.test_accuracy
+    );
+    if !p.note.is_empty() {
+        let _ = writeln!(s, "note           {}", p.note);
+    }
+    let _ = writeln!(
+        s,
+        "input          {}x{} u8 pixels, scaled by {:e} (1/{:.0})",
+        input.width,
+        input.height,
+        input.scale,
+        1.0 / input.scale
+    );
+    let shape: Vec<String> = std::iter::once(model.inputs().to_string())
+        .chain(model.layers().iter().map(|l| l.outputs().to_string()))
+        .collect();
+    let _ = writeln!(s, "shape          {}", shape.join("→"));
+    let _ = writeln!(s, "layers");
+    for (i, l) in model.layers().iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "  {i}  dense {:>4} → {:<4} {:<8} {:>9} params",
+            l.inputs(),
+            l.outputs(),
+            format!("{:?}", l.activation()),
+            thousands((l.weights().len() + l.bias().len()) as u64)
+        );
+    }
+    let _ = writeln!(s, "parameters     {}", thousands(model.param_count() as u64));
+    let _ = writeln!(
+        s,
+        "file           {} bytes ({} bytes of f32 weights, read in place from flash)",
+        thousands(file_bytes as u64),
+        thousands(model.param_count() as u64 * 4)
+    );
+    let _ = writeln!(
+        s,
+        "device RAM     {} bytes of activation buffers (firmware::Scratch<{}>)",
+        thousands(activation_ram_bytes(model) as u64),
+        model.max_width()
+    );
+    let _ = writeln!(s, "classes        {}", model.class_names().join(", "));
+    s
+}

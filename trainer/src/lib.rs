@@ -15,6 +15,7 @@ pub mod inspect;
 pub mod model;
 pub mod plot;
 pub mod report;
+pub mod run;
 pub mod training;
 
 /// The tensor backend for inference and evaluation. One alias, so a later backend move is one line.

@@ -1,0 +1,210 @@
+//! The main job: train the chosen variants concurrently, evaluate, export, plot, summarise.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use indicatif::MultiProgress;
+use model_format::Model;
+
+use crate::data::{Dataset, FashionMnist};
+use crate::export::{ExportInfo, export};
+use crate::history::{History, TestScore};
+use crate::model::Variant;
+use crate::plot::{Metric, plot_accuracy, plot_all_variants, plot_comparison, plot_loss};
+use crate::report::{SummaryRow, write_history, write_summary};
+use crate::training::{TrainConfig, evaluate, train};
+
+/// What to run and where to put it.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Variants to train, in the order they are reported.
+    pub variants: Vec<Variant>,
+    /// Hyper-parameters shared by all variants.
+    pub config: TrainConfig,
+    /// `OUT`: gets `OUT/<variant>/…` and `OUT/summary.{md,csv}`.
+    pub out: PathBuf,
+    /// Continue each variant from its last checkpoint.
+    pub resume: bool,
+    /// Variants trained at the same time (each on one core).
+    pub jobs: usize,
+}
+
+/// One variant's finished run.
+#[derive(Debug, Clone)]
+pub struct VariantRun {
+    /// The per-epoch history.
+    pub history: History,
+    /// Test loss and accuracy of the unfolded model.
+    pub test: TestScore,
+    /// Its line in the comparison table.
+    pub row: SummaryRow,
+    /// The exported model file.
+    pub model_path: PathBuf,
+}
+
+/// Why the main job failed; each names the variant or the file concerned.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Loading the data failed.
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
+    /// Training a variant failed.
+    #[error("training {variant}")]
+    Train {
+        /// The variant.
+        variant: Variant,
+        /// The cause.
+        source: crate::training::TrainError,
+    },
+    /// Exporting a variant failed.
+    #[error("exporting {variant}")]
+    Export {
+        /// The variant.
+        variant: Variant,
+        /// The cause.
+        source: crate::export::ExportError,
+    },
+    /// Writing histories or summaries failed.
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
+    /// Drawing a plot failed.
+    #[error(transparent)]
+    Plot(#[from] crate::plot::PlotError),
+    /// Creating an output directory failed.
+    #[error("creating {path}")]
+    Io {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// Trains every variant of `opts` on `data` (`jobs` at a time), then writes the comparison
+/// plots and `summary.{md,csv}`. Returns the runs in the order of `opts.variants`.
+///
+/// # Errors
+/// The first [`RunError`] of any variant; finished variants keep their files.
+pub fn run(opts: &RunOptions, data: &FashionMnist, multi: &MultiProgress) -> Result<Vec<VariantRun>, RunError> {
+    create_dir(&opts.out)?;
+    let (train_set, val_set) = data.split_validation();
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<VariantRun, RunError>>>> =
+        Mutex::new(opts.variants.iter().map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..opts.jobs.clamp(1, opts.variants.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&variant) = opts.variants.get(i) else { break };
+                    let result = run_variant(variant, opts, &train_set, &val_set, &data.test, multi);
+                    results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(result);
+                }
+            });
+        }
+    });
+    let runs = results
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter()
+        .flatten()
+        .collect::<Result<Vec<_>, _>>()?;
+
+    write_comparisons(&runs, &opts.out)?;
+    let rows: Vec<SummaryRow> = runs.iter().map(|r| r.row.clone()).collect();
+    write_summary(&rows, &opts.out)?;
+    Ok(runs)
+}
+
+/// Trains, evaluates, exports and plots one variant into `OUT/<variant>/`.
+fn run_variant(
+    variant: Variant,
+    opts: &RunOptions,
+    train_set: &Dataset,
+    val_set: &Dataset,
+    test_set: &Dataset,
+    multi: &MultiProgress,
+) -> Result<VariantRun, RunError> {
+    let dir = opts.out.join(variant.name());
+    create_dir(&dir)?;
+    let outcome = train(variant, &opts.config, train_set, val_set, Some(&dir), opts.resume, multi)
+        .map_err(|source| RunError::Train { variant, source })?;
+    let test = evaluate(&outcome.model, test_set);
+    let _ = multi.println(format!(
+        "{variant}: test loss {:.4}, test accuracy {:.4}",
+        test.loss, test.accuracy
+    ));
+
+    let config = &opts.config;
+    let info = ExportInfo {
+        seed: config.seed,
+        epochs: outcome.history.epochs.len() as u32,
+        test_accuracy: test.accuracy,
+        note: format!(
+            "trainer {} (burn 0.21, ndarray); batch {}, Adam lr {} eps {:e}; {} training images; BatchNorm folded",
+            env!("CARGO_PKG_VERSION"),
+            config.batch_size,
+            config.learning_rate,
+            config.epsilon,
+            config.train_limit.map_or(train_set.len(), |n| n.min(train_set.len())),
+        ),
+    };
+    let model_path = dir.join("model.fmlp");
+    let snapshot = outcome.model.snapshot();
+    let model_bytes = export(&snapshot, &info, &model_path)
+        .map_err(|source| RunError::Export { variant, source })?;
+    let params_exported = snapshot_params_after_fold(&model_path)
+        .map_err(|source| RunError::Export { variant, source })?;
+
+    write_history(&outcome.history, &dir)?;
+    plot_accuracy(&outcome.history, &test, &dir.join("accuracy.png"))?;
+    plot_loss(&outcome.history, &test, &dir.join("loss.png"))?;
+    let row = SummaryRow::from_run(&outcome.history, &test, outcome.params, params_exported, model_bytes)?;
+    Ok(VariantRun {
+        history: outcome.history,
+        test,
+        row,
+        model_path,
+    })
+}
+
+/// Parameters in the written file, read back through the device-side checker.
+fn snapshot_params_after_fold(path: &Path) -> Result<usize, crate::export::ExportError> {
+    let bytes = model_format::AlignedBytes::read(path).map_err(|source| crate::export::ExportError::Write {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(Model::from_bytes(&bytes)?.param_count())
+}
+
+/// The notebook's comparisons: vanilla against each other variant, and all variants together.
+fn write_comparisons(runs: &[VariantRun], out: &Path) -> Result<(), RunError> {
+    let vanilla = runs.iter().find(|r| r.history.variant == Variant::Vanilla.name());
+    for metric in [Metric::Accuracy, Metric::Loss] {
+        if let Some(base) = vanilla {
+            for other in runs.iter().filter(|r| r.history.variant != base.history.variant) {
+                let name = format!("vanilla_vs_{}_{}.png", other.history.variant, metric.name());
+                plot_comparison(
+                    (&base.history, &base.test),
+                    (&other.history, &other.test),
+                    metric,
+                    &out.join(name),
+                )?;
+            }
+        }
+        let all: Vec<(&History, &TestScore)> = runs.iter().map(|r| (&r.history, &r.test)).collect();
+        if all.len() > 1 {
+            plot_all_variants(&all, metric, &out.join(format!("all_val_{}.png", metric.name())))?;
+        }
+    }
+    Ok(())
+}
+
+fn create_dir(path: &Path) -> Result<(), RunError> {
+    std::fs::create_dir_all(path).map_err(|source| RunError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
