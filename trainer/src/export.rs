@@ -51,7 +51,10 @@ pub enum ExportError {
 ///
 /// # Errors
 /// [`ExportError::Fold`] or [`ExportError::Encode`].
-pub fn encode_snapshot(snapshot: &Snapshot, info: &ExportInfo) -> Result<AlignedBytes, ExportError> {
+pub fn encode_snapshot(
+    snapshot: &Snapshot,
+    info: &ExportInfo,
+) -> Result<AlignedBytes, ExportError> {
     let layers = fold(snapshot)?;
     Ok(encode_layers(snapshot.variant.name(), &layers, info)?)
 }
@@ -66,7 +69,10 @@ pub fn encode_layers(
     layers: &[FoldedLayer],
     info: &ExportInfo,
 ) -> Result<AlignedBytes, model_format::Error> {
-    debug_assert_eq!(usize::from(IMAGE_SIDE) * usize::from(IMAGE_SIDE), IMAGE_PIXELS);
+    debug_assert_eq!(
+        usize::from(IMAGE_SIDE) * usize::from(IMAGE_SIDE),
+        IMAGE_PIXELS
+    );
     let specs: Vec<LayerSpec<'_>> = layers
         .iter()
         .map(|l| LayerSpec {

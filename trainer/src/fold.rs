@@ -79,7 +79,12 @@ pub fn fold(snapshot: &Snapshot) -> Result<Vec<FoldedLayer>, FoldError> {
     }
     let mut out = Vec::with_capacity(n);
     for (layer, dense) in snapshot.dense.iter().enumerate() {
-        check_len(layer, "weight", dense.weight.len(), dense.inputs * dense.outputs)?;
+        check_len(
+            layer,
+            "weight",
+            dense.weight.len(),
+            dense.inputs * dense.outputs,
+        )?;
         check_len(layer, "bias", dense.bias.len(), dense.outputs)?;
         // The BN that feeds this layer sits after the previous layer's ReLU.
         let norm = layer
@@ -140,7 +145,10 @@ fn bn_affine(
 }
 
 /// `W' = W·diag(s)`, `b' = b + W·t` in f64, transposed from burn's `[in][out]` to `[out][in]`.
-fn fold_dense(dense: &DenseSnapshot, affine: Option<&(Vec<f64>, Vec<f64>)>) -> (Vec<f32>, Vec<f32>) {
+fn fold_dense(
+    dense: &DenseSnapshot,
+    affine: Option<&(Vec<f64>, Vec<f64>)>,
+) -> (Vec<f32>, Vec<f32>) {
     let (inputs, outputs) = (dense.inputs, dense.outputs);
     let mut weights = Vec::with_capacity(inputs * outputs);
     let mut bias = Vec::with_capacity(outputs);
@@ -157,7 +165,12 @@ fn fold_dense(dense: &DenseSnapshot, affine: Option<&(Vec<f64>, Vec<f64>)>) -> (
     (weights, bias)
 }
 
-fn check_len(layer: usize, what: &'static str, found: usize, expected: usize) -> Result<(), FoldError> {
+fn check_len(
+    layer: usize,
+    what: &'static str,
+    found: usize,
+    expected: usize,
+) -> Result<(), FoldError> {
     if found == expected {
         Ok(())
     } else {
@@ -238,8 +251,12 @@ mod tests {
                 + snap.dense[1].weight[0] as f64 * y[0]
                 + snap.dense[1].weight[1] as f64 * y[1];
             let f = &folded[1];
-            let refolded = f.bias[0] as f64 + f.weights[0] as f64 * x[0] + f.weights[1] as f64 * x[1];
-            assert!((unfolded - refolded).abs() < 1e-12, "{unfolded} vs {refolded}");
+            let refolded =
+                f.bias[0] as f64 + f.weights[0] as f64 * x[0] + f.weights[1] as f64 * x[1];
+            assert!(
+                (unfolded - refolded).abs() < 1e-12,
+                "{unfolded} vs {refolded}"
+            );
         }
     }
 
@@ -255,6 +272,13 @@ mod tests {
 
         let mut s = snapshot();
         s.dense[1].weight.pop();
-        assert!(matches!(fold(&s), Err(FoldError::Shape { layer: 1, what: "weight", .. })));
+        assert!(matches!(
+            fold(&s),
+            Err(FoldError::Shape {
+                layer: 1,
+                what: "weight",
+                ..
+            })
+        ));
     }
 }

@@ -87,7 +87,11 @@ pub fn describe(model: &Model<'_>, file_bytes: usize) -> String {
             thousands((l.weights().len() + l.bias().len()) as u64)
         );
     }
-    let _ = writeln!(s, "parameters     {}", thousands(model.param_count() as u64));
+    let _ = writeln!(
+        s,
+        "parameters     {}",
+        thousands(model.param_count() as u64)
+    );
     let _ = writeln!(
         s,
         "file           {} bytes ({} bytes of f32 weights, read in place from flash)",

@@ -46,7 +46,11 @@ enum Command {
 #[derive(Debug, Args)]
 struct TrainArgs {
     /// Variants to train, comma-separated: vanilla, dropout, bn, bn_dropout.
-    #[arg(long, value_delimiter = ',', default_value = "vanilla,dropout,bn,bn_dropout")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "vanilla,dropout,bn,bn_dropout"
+    )]
     variants: Vec<Variant>,
     /// Epochs per variant.
     #[arg(long, default_value_t = 25)]
@@ -103,7 +107,10 @@ fn real_main() -> anyhow::Result<()> {
 }
 
 fn train(args: TrainArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(!args.variants.is_empty(), "--variants: name at least one variant");
+    anyhow::ensure!(
+        !args.variants.is_empty(),
+        "--variants: name at least one variant"
+    );
     anyhow::ensure!(args.epochs > 0, "--epochs must be at least 1");
     anyhow::ensure!(args.batch_size > 0, "--batch-size must be at least 1");
     let config = TrainConfig {

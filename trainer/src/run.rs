@@ -87,7 +87,11 @@ pub enum RunError {
 ///
 /// # Errors
 /// The first [`RunError`] of any variant; finished variants keep their files.
-pub fn run(opts: &RunOptions, data: &FashionMnist, multi: &MultiProgress) -> Result<Vec<VariantRun>, RunError> {
+pub fn run(
+    opts: &RunOptions,
+    data: &FashionMnist,
+    multi: &MultiProgress,
+) -> Result<Vec<VariantRun>, RunError> {
     create_dir(&opts.out)?;
     let (train_set, val_set) = data.split_validation();
     let next = AtomicUsize::new(0);
@@ -98,8 +102,11 @@ pub fn run(opts: &RunOptions, data: &FashionMnist, multi: &MultiProgress) -> Res
             scope.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&variant) = opts.variants.get(i) else { break };
-                    let result = run_variant(variant, opts, &train_set, &val_set, &data.test, multi);
+                    let Some(&variant) = opts.variants.get(i) else {
+                        break;
+                    };
+                    let result =
+                        run_variant(variant, opts, &train_set, &val_set, &data.test, multi);
                     results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(result);
                 }
             });
@@ -129,8 +136,16 @@ fn run_variant(
 ) -> Result<VariantRun, RunError> {
     let dir = opts.out.join(variant.name());
     create_dir(&dir)?;
-    let outcome = train(variant, &opts.config, train_set, val_set, Some(&dir), opts.resume, multi)
-        .map_err(|source| RunError::Train { variant, source })?;
+    let outcome = train(
+        variant,
+        &opts.config,
+        train_set,
+        val_set,
+        Some(&dir),
+        opts.resume,
+        multi,
+    )
+    .map_err(|source| RunError::Train { variant, source })?;
     let test = evaluate(&outcome.model, test_set);
     let _ = multi.println(format!(
         "{variant}: test loss {:.4}, test accuracy {:.4}",
@@ -148,7 +163,9 @@ fn run_variant(
             config.batch_size,
             config.learning_rate,
             config.epsilon,
-            config.train_limit.map_or(train_set.len(), |n| n.min(train_set.len())),
+            config
+                .train_limit
+                .map_or(train_set.len(), |n| n.min(train_set.len())),
         ),
     };
     let model_path = dir.join("model.fmlp");
@@ -161,7 +178,13 @@ fn run_variant(
     write_history(&outcome.history, &dir)?;
     plot_accuracy(&outcome.history, &test, &dir.join("accuracy.png"))?;
     plot_loss(&outcome.history, &test, &dir.join("loss.png"))?;
-    let row = SummaryRow::from_run(&outcome.history, &test, outcome.params, params_exported, model_bytes)?;
+    let row = SummaryRow::from_run(
+        &outcome.history,
+        &test,
+        outcome.params,
+        params_exported,
+        model_bytes,
+    )?;
     Ok(VariantRun {
         history: outcome.history,
         test,
@@ -172,19 +195,26 @@ fn run_variant(
 
 /// Parameters in the written file, read back through the device-side checker.
 fn snapshot_params_after_fold(path: &Path) -> Result<usize, crate::export::ExportError> {
-    let bytes = model_format::AlignedBytes::read(path).map_err(|source| crate::export::ExportError::Write {
-        path: path.to_path_buf(),
-        source,
+    let bytes = model_format::AlignedBytes::read(path).map_err(|source| {
+        crate::export::ExportError::Write {
+            path: path.to_path_buf(),
+            source,
+        }
     })?;
     Ok(Model::from_bytes(&bytes)?.param_count())
 }
 
 /// The notebook's comparisons: vanilla against each other variant, and all variants together.
 fn write_comparisons(runs: &[VariantRun], out: &Path) -> Result<(), RunError> {
-    let vanilla = runs.iter().find(|r| r.history.variant == Variant::Vanilla.name());
+    let vanilla = runs
+        .iter()
+        .find(|r| r.history.variant == Variant::Vanilla.name());
     for metric in [Metric::Accuracy, Metric::Loss] {
         if let Some(base) = vanilla {
-            for other in runs.iter().filter(|r| r.history.variant != base.history.variant) {
+            for other in runs
+                .iter()
+                .filter(|r| r.history.variant != base.history.variant)
+            {
                 let name = format!("vanilla_vs_{}_{}.png", other.history.variant, metric.name());
                 plot_comparison(
                     (&base.history, &base.test),
@@ -196,7 +226,11 @@ fn write_comparisons(runs: &[VariantRun], out: &Path) -> Result<(), RunError> {
         }
         let all: Vec<(&History, &TestScore)> = runs.iter().map(|r| (&r.history, &r.test)).collect();
         if all.len() > 1 {
-            plot_all_variants(&all, metric, &out.join(format!("all_val_{}.png", metric.name())))?;
+            plot_all_variants(
+                &all,
+                metric,
+                &out.join(format!("all_val_{}.png", metric.name())),
+            )?;
         }
     }
     Ok(())

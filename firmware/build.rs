@@ -1,0 +1,241 @@
+//! Build script. Without the `board` feature it does nothing: the library needs no build step.
+//!
+//! With `board` it prepares the QEMU program (`src/bin/qemu.rs`, thumbv7em only):
+//! - links the bins with cortex-m-rt's `link.x` and this crate's `memory.x` (mps2-an386). The
+//!   `-Tlink.x` argument lives here rather than in `.cargo/config.toml` `rustflags`, because a
+//!   `RUSTFLAGS` variable silently replaces those, and an image linked without `link.x` has no
+//!   vector table;
+//! - copies the model named by `FMLP_MODEL` to `$OUT_DIR/model.fmlp`;
+//! - copies the first `FMLP_IMAGES` (default 256) Fashion-MNIST test images and labels to
+//!   `$OUT_DIR/images.bin` (784 bytes each) and `$OUT_DIR/labels.bin`, and writes their count to
+//!   `$OUT_DIR/embedded.rs`. The data directory is `$FASHION_MNIST_DIR` when set (and then only
+//!   that one), else the first of `data/fashion-mnist` (workspace root) and
+//!   `/usr/share/datasets/fashion-mnist` that holds the two t10k files.
+
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    #[cfg(feature = "board")]
+    board::main();
+}
+
+#[cfg(feature = "board")]
+mod board {
+    use std::env;
+    use std::fs::{self, File};
+    use std::io::{BufReader, Read};
+    use std::path::{Path, PathBuf};
+    use std::process;
+
+    use flate2::read::GzDecoder;
+
+    const MODEL_VAR: &str = "FMLP_MODEL";
+    const COUNT_VAR: &str = "FMLP_IMAGES";
+    const DIR_VAR: &str = "FASHION_MNIST_DIR";
+    const DEFAULT_COUNT: usize = 256;
+    const TEST_IMAGES: usize = 10_000;
+    const PIXELS: usize = 28 * 28;
+    const IMAGES_FILE: &str = "t10k-images-idx3-ubyte.gz";
+    const LABELS_FILE: &str = "t10k-labels-idx1-ubyte.gz";
+    /// The code memory of mps2-an386 (see `memory.x`).
+    const FLASH_BYTES: usize = 4 << 20;
+    /// Room left in flash for the vector table, code and other constants.
+    const CODE_RESERVE: usize = 256 << 10;
+
+    pub fn main() {
+        if let Err(message) = run() {
+            eprintln!("error: {message}");
+            process::exit(1);
+        }
+    }
+
+    fn run() -> Result<(), String> {
+        for var in [MODEL_VAR, COUNT_VAR, DIR_VAR] {
+            println!("cargo:rerun-if-env-changed={var}");
+        }
+        println!("cargo:rerun-if-changed=memory.x");
+        let target = env::var("TARGET").unwrap_or_default();
+        if !target.starts_with("thumb") {
+            return Err(format!(
+                "the `board` feature builds the QEMU program for a Cortex-M, not for `{target}`: \
+                 add `--target thumbv7em-none-eabihf`"
+            ));
+        }
+        let out = PathBuf::from(env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?);
+        let manifest = PathBuf::from(
+            env::var_os("CARGO_MANIFEST_DIR").ok_or("CARGO_MANIFEST_DIR is not set")?,
+        );
+        let workspace = manifest.parent().unwrap_or(&manifest).to_path_buf();
+
+        fs::copy(manifest.join("memory.x"), out.join("memory.x"))
+            .map_err(|e| format!("cannot copy memory.x to {}: {e}", out.display()))?;
+        println!("cargo:rustc-link-search={}", out.display());
+        println!("cargo:rustc-link-arg-bins=-Tlink.x");
+
+        let model = model_path(&workspace)?;
+        println!("cargo:rerun-if-changed={}", model.display());
+        let model_bytes = fs::read(&model)
+            .map_err(|e| format!("cannot read {MODEL_VAR}={}: {e}", model.display()))?;
+        if !model_bytes.starts_with(b"FMLP") {
+            return Err(format!(
+                "{MODEL_VAR}={} is not a .fmlp model file (no FMLP magic)",
+                model.display()
+            ));
+        }
+
+        let count = image_count()?;
+        let needed = model_bytes.len() + count * (PIXELS + 1);
+        if needed > FLASH_BYTES - CODE_RESERVE {
+            return Err(format!(
+                "the model ({} bytes) and {count} images ({} bytes) do not fit the 4 MiB code \
+                 memory with room for the program: lower {COUNT_VAR}",
+                model_bytes.len(),
+                count * (PIXELS + 1)
+            ));
+        }
+
+        let dir = data_dir(&workspace)?;
+        let images_path = dir.join(IMAGES_FILE);
+        let labels_path = dir.join(LABELS_FILE);
+        println!("cargo:rerun-if-changed={}", images_path.display());
+        println!("cargo:rerun-if-changed={}", labels_path.display());
+        let images = read_idx(&images_path, 0x0803, &[28, 28], count * PIXELS)?;
+        let labels = read_idx(&labels_path, 0x0801, &[], count)?;
+
+        write(&out.join("model.fmlp"), &model_bytes)?;
+        write(&out.join("images.bin"), &images)?;
+        write(&out.join("labels.bin"), &labels)?;
+        let rust = format!(
+            "/// Test images embedded by `build.rs`: the first of the t10k set, from `{}`.\n\
+             pub const IMAGE_COUNT: usize = {count};\n",
+            dir.display()
+        );
+        write(&out.join("embedded.rs"), rust.as_bytes())
+    }
+
+    fn model_path(workspace: &Path) -> Result<PathBuf, String> {
+        let value = env::var_os(MODEL_VAR).ok_or_else(|| {
+            format!(
+                "set {MODEL_VAR} to the .fmlp model to embed, e.g. \
+                 `{MODEL_VAR}=$PWD/out/vanilla.fmlp cargo run --release -p firmware --features board \
+                 --target thumbv7em-none-eabihf --bin qemu` (a relative path is taken from the \
+                 workspace root)"
+            )
+        })?;
+        let path = PathBuf::from(value);
+        let path = if path.is_absolute() {
+            path
+        } else {
+            workspace.join(path)
+        };
+        if path.is_file() {
+            Ok(path)
+        } else {
+            Err(format!(
+                "{MODEL_VAR}={} does not exist (a relative path is taken from the workspace root)",
+                path.display()
+            ))
+        }
+    }
+
+    fn image_count() -> Result<usize, String> {
+        let Some(value) = env::var_os(COUNT_VAR) else {
+            return Ok(DEFAULT_COUNT);
+        };
+        let text = value.to_string_lossy();
+        match text.trim().parse::<usize>() {
+            Ok(n) if (1..=TEST_IMAGES).contains(&n) => Ok(n),
+            _ => Err(format!(
+                "{COUNT_VAR}={text} is not a number of test images in 1..={TEST_IMAGES}"
+            )),
+        }
+    }
+
+    fn data_dir(workspace: &Path) -> Result<PathBuf, String> {
+        let has_files = |d: &Path| d.join(IMAGES_FILE).is_file() && d.join(LABELS_FILE).is_file();
+        if let Some(dir) = env::var_os(DIR_VAR) {
+            let dir = PathBuf::from(dir);
+            return if has_files(&dir) {
+                Ok(dir)
+            } else {
+                Err(format!(
+                    "{DIR_VAR}={} does not hold {IMAGES_FILE} and {LABELS_FILE}",
+                    dir.display()
+                ))
+            };
+        }
+        let candidates = [
+            workspace.join("data/fashion-mnist"),
+            PathBuf::from("/usr/share/datasets/fashion-mnist"),
+        ];
+        candidates
+            .iter()
+            .find(|d| has_files(d))
+            .cloned()
+            .ok_or_else(|| {
+                format!(
+                    "no Fashion-MNIST test set found in {}: set {DIR_VAR} to a directory holding \
+                     {IMAGES_FILE} and {LABELS_FILE}, run the trainer once (it downloads the data), \
+                     or `apt-get install dataset-fashion-mnist`",
+                    candidates
+                        .iter()
+                        .map(|d| d.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })
+    }
+
+    /// Reads the first `take` data bytes of a gzipped IDX file after checking its header:
+    /// big-endian magic, an item count of at least the items taken, then `dims` (the sizes after
+    /// the count).
+    fn read_idx(path: &Path, magic: u32, dims: &[u32], take: usize) -> Result<Vec<u8>, String> {
+        let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        let mut reader = GzDecoder::new(BufReader::new(file));
+        let bad =
+            |what: &str| format!("{} is not a Fashion-MNIST IDX file: {what}", path.display());
+        let mut header = vec![0u8; 8 + 4 * dims.len()];
+        reader
+            .read_exact(&mut header)
+            .map_err(|e| bad(&format!("header: {e}")))?;
+        let word = |i: usize| {
+            u32::from_be_bytes([
+                header[4 * i],
+                header[4 * i + 1],
+                header[4 * i + 2],
+                header[4 * i + 3],
+            ])
+        };
+        if word(0) != magic {
+            return Err(bad(&format!(
+                "magic {:#010x}, expected {magic:#010x}",
+                word(0)
+            )));
+        }
+        let item_bytes = dims.iter().product::<u32>().max(1) as usize;
+        if (word(1) as usize) < take / item_bytes {
+            return Err(bad(&format!(
+                "{} items, fewer than the {} asked for",
+                word(1),
+                take / item_bytes
+            )));
+        }
+        for (i, &d) in dims.iter().enumerate() {
+            if word(2 + i) != d {
+                return Err(bad(&format!(
+                    "dimension {} is {}, expected {d}",
+                    i + 1,
+                    word(2 + i)
+                )));
+            }
+        }
+        let mut data = vec![0u8; take];
+        reader
+            .read_exact(&mut data)
+            .map_err(|e| bad(&format!("data: {e}")))?;
+        Ok(data)
+    }
+
+    fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
+        fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    }
+}

@@ -1,0 +1,52 @@
+//! `trainer inspect`: what it shows for an exported file, and that a corrupt one is a clean error.
+
+use trainer::inspect::{InspectError, describe, read_model};
+use trainer::model::Variant;
+
+use crate::common::trained;
+
+#[test]
+fn inspect_shows_the_folded_bn_shape_and_parameter_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bn.fmlp");
+    std::fs::write(&path, trained(Variant::Bn).file.as_bytes()).unwrap();
+    let bytes = read_model(&path).unwrap();
+    let model = model_format::Model::from_bytes(&bytes).unwrap();
+    let text = describe(&model, bytes.len());
+    assert!(text.contains("784→196→49→10"), "{text}");
+    assert!(text.contains("parameters     164,013"), "{text}");
+    assert!(text.contains("6,272 bytes of activation buffers"), "{text}");
+}
+
+#[test]
+fn inspect_refuses_truncated_and_corrupt_files_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = trained(Variant::Vanilla).file.as_bytes();
+
+    let truncated = dir.path().join("truncated.fmlp");
+    std::fs::write(&truncated, &good[..good.len() / 2]).unwrap();
+    match read_model(&truncated) {
+        Err(InspectError::Invalid { path, source }) => {
+            assert_eq!(path, truncated);
+            assert!(matches!(source, model_format::Error::LengthMismatch { .. }));
+        }
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+
+    let mut flipped = good.to_vec();
+    flipped[good.len() / 3] ^= 0x04;
+    let corrupt = dir.path().join("corrupt.fmlp");
+    std::fs::write(&corrupt, &flipped).unwrap();
+    assert!(matches!(
+        read_model(&corrupt),
+        Err(InspectError::Invalid {
+            source: model_format::Error::ChecksumMismatch { .. },
+            ..
+        })
+    ));
+
+    assert!(matches!(
+        read_model(&dir.path().join("missing.fmlp")),
+        Err(InspectError::Read { .. })
+    ));
+}

@@ -1,0 +1,554 @@
+//! The firmware on an emulated Cortex-M4F: build the `board` program for a model, run it under
+//! QEMU (`mps2-an386`), and check its logits bit for bit against the same code on the host.
+//!
+//! Needs `qemu-system-arm` and the `thumbv7em-none-eabihf` Rust target; without them the test
+//! fails and says what to install. [`run_on_qemu`] and [`assert_parity_on_qemu`] take any model
+//! file, so trained models can be checked the same way.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use std::{env, fs, thread};
+
+use firmware::{CLASSES, Classifier, INPUTS, Scratch};
+use model_format::{Activation, AlignedBytes, InputSpec, LayerSpec, ModelSpec, Provenance, encode};
+use trainer::data::{
+    CLASS_NAMES, DEBIAN_DIR, DIR_ENV_VAR, DOWNLOAD_DIR, TEST_IMAGES_FILE, TEST_LABELS_FILE,
+    read_images, read_labels,
+};
+
+/// The target the board program is built for.
+const TARGET: &str = "thumbv7em-none-eabihf";
+/// Images the parity test runs on the device.
+const PARITY_IMAGES: usize = 256;
+/// RAM goal for the device: static RAM plus stack high-water.
+const RAM_BUDGET: usize = 8 * 1024;
+/// QEMU wall-clock allowance: start-up, plus a generous time per image (a 784-196-49-10 image
+/// takes 3-4 ms of host time under QEMU 7.2 here).
+const RUN_TIMEOUT_BASE: Duration = Duration::from_secs(60);
+/// See [`RUN_TIMEOUT_BASE`].
+const RUN_TIMEOUT_PER_IMAGE: Duration = Duration::from_millis(100);
+
+/// One classified image as the device reported it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceImage {
+    /// Index in the t10k set.
+    pub index: usize,
+    /// Predicted class.
+    pub predicted: usize,
+    /// Label embedded with the image.
+    pub label: u8,
+    /// `f32::to_bits` of each logit.
+    pub logits: [u32; CLASSES],
+}
+
+/// Sizes in bytes, as the device computed them from its linker symbols (see
+/// `firmware/src/bin/qemu.rs`) and as the ELF's section headers give them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Memory {
+    /// Code memory used: vector table, `.text`, `.rodata`, `.data` load copy.
+    pub flash: usize,
+    /// `.text`.
+    pub text: usize,
+    /// `.rodata` (model and test images included).
+    pub rodata: usize,
+    /// `.data`.
+    pub data: usize,
+    /// `.bss`.
+    pub bss: usize,
+    /// `.data` + `.bss` + `.uninit`.
+    pub static_ram: usize,
+    /// Stack high-water mark since reset.
+    pub stack: usize,
+}
+
+/// What one run of the board program reported.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QemuRun {
+    /// The device's `model ...` line (variant, parameters, layers).
+    pub model: String,
+    /// One entry per embedded image, in order.
+    pub images: Vec<DeviceImage>,
+    /// Images classified correctly, as the device counted them.
+    pub correct: usize,
+    /// Flash and RAM figures.
+    pub memory: Memory,
+    /// Where the embedded images were read from.
+    pub data_dir: PathBuf,
+    /// Section sizes from the ELF's headers (`arm-none-eabi-size -A`), read before the next
+    /// run rebuilds it.
+    pub elf_sections: ElfSections,
+    /// The ELF that ran; the next run overwrites it.
+    pub elf: PathBuf,
+    /// Time of the nested `cargo build`.
+    pub build_time: Duration,
+    /// Wall-clock time of the QEMU run.
+    pub run_time: Duration,
+}
+
+/// Nested builds share one target directory (and one output ELF): one build-and-run at a time.
+static BOARD: Mutex<()> = Mutex::new(());
+
+/// Builds the board program with `model` and the first `n_images` test images embedded, runs it
+/// under QEMU and parses what it prints.
+///
+/// The build is a nested `cargo build --release` into `target/qemu` (not the outer `target/`,
+/// whose lock the running `cargo test` holds).
+///
+/// # Errors
+/// A message saying what to install when `qemu-system-arm` or the Rust target is missing; the
+/// build's or QEMU's output when either fails or QEMU times out; what is wrong with the output
+/// when it cannot be parsed.
+pub fn run_on_qemu(model: &Path, n_images: usize) -> Result<QemuRun, String> {
+    check_prerequisites()?;
+    let workspace = workspace_root();
+    let model = fs::canonicalize(model).map_err(|e| format!("model {}: {e}", model.display()))?;
+    let data_dir = data_dir()?;
+    let target_dir = workspace.join("target/qemu");
+    let _board = BOARD
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+
+    let started = Instant::now();
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let build = Command::new(cargo)
+        .current_dir(&workspace)
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "firmware",
+            "--features",
+            "board",
+        ])
+        .args(["--target", TARGET, "--bin", "qemu"])
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .env("FMLP_MODEL", &model)
+        .env("FMLP_IMAGES", n_images.to_string())
+        .env(DIR_ENV_VAR, &data_dir)
+        // Host flags (e.g. `-C target-cpu=native`) must not reach the Cortex-M build.
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()
+        .map_err(|e| format!("cannot start cargo: {e}"))?;
+    if !build.status.success() {
+        return Err(format!(
+            "building the board program failed ({}):\n{}",
+            build.status,
+            String::from_utf8_lossy(&build.stderr)
+        ));
+    }
+    let build_time = started.elapsed();
+
+    let elf = target_dir.join(TARGET).join("release/qemu");
+    let timeout = RUN_TIMEOUT_BASE + RUN_TIMEOUT_PER_IMAGE * n_images as u32;
+    let started = Instant::now();
+    let (status, stdout, stderr) = run_with_timeout(&elf, timeout)?;
+    let run_time = started.elapsed();
+    if !status {
+        return Err(format!(
+            "the board program failed under QEMU:\n{}{}",
+            tail(&stdout),
+            stderr
+        ));
+    }
+    let mut run = parse(&stdout)?;
+    if run.images.len() != n_images {
+        return Err(format!(
+            "asked for {n_images} images, the device reported {}",
+            run.images.len()
+        ));
+    }
+    run.elf_sections = elf_sections(&elf)?;
+    run.data_dir = data_dir;
+    run.elf = elf;
+    run.build_time = build_time;
+    run.run_time = run_time;
+    Ok(run)
+}
+
+/// Runs `model` on QEMU and on the host over the first `n_images` test images, and panics unless
+/// every logit is bit-identical, every predicted class and label matches, the device's section
+/// sizes agree with the ELF's, and static RAM plus stack stays within [`RAM_BUDGET`].
+///
+/// # Panics
+/// On any mismatch, a missing tool, or a model the host refuses.
+pub fn assert_parity_on_qemu(model: &Path, n_images: usize) -> QemuRun {
+    let run = run_on_qemu(model, n_images).unwrap_or_else(|e| panic!("{e}"));
+    let bytes = AlignedBytes::read(model).expect("read model");
+    let classifier = Classifier::<INPUTS>::new(&bytes).expect("host refuses the model");
+    let images = read_images(&run.data_dir.join(TEST_IMAGES_FILE)).expect("test images");
+    let labels = read_labels(&run.data_dir.join(TEST_LABELS_FILE)).expect("test labels");
+    let mut scratch = Scratch::<INPUTS>::new();
+
+    let mut host_correct = 0;
+    for (i, device) in run.images.iter().enumerate() {
+        assert_eq!(device.index, i, "device image order");
+        let pixels: &[u8; INPUTS] = images[i * INPUTS..(i + 1) * INPUTS].try_into().unwrap();
+        let host = classifier.classify_u8(pixels, &mut scratch);
+        let host_bits = host.logits.map(f32::to_bits);
+        assert_eq!(
+            device.logits,
+            host_bits,
+            "image {i}: device logits {:?} differ from host logits {:?}",
+            device.logits.map(f32::from_bits),
+            host.logits
+        );
+        assert_eq!(device.predicted, host.class, "image {i}: predicted class");
+        assert_eq!(device.label, labels[i], "image {i}: embedded label");
+        host_correct += usize::from(host.class == usize::from(labels[i]));
+    }
+    assert_eq!(run.correct, host_correct, "device and host accuracy");
+
+    let elf = run.elf_sections;
+    let m = run.memory;
+    assert_eq!(
+        (elf.text, elf.rodata, elf.data, elf.bss),
+        (m.text, m.rodata, m.data, m.bss),
+        "section sizes from the ELF (text, rodata, data, bss) vs the device's linker symbols"
+    );
+    assert!(
+        m.static_ram + m.stack <= RAM_BUDGET,
+        "RAM {} static + {} stack exceeds {RAM_BUDGET} bytes",
+        m.static_ram,
+        m.stack
+    );
+    println!(
+        "qemu: {} | {} of {n_images} correct, logits bit-identical to host | build {:.1?}, run {:.1?}",
+        run.model, run.correct, run.build_time, run.run_time
+    );
+    println!(
+        "qemu: flash {} (vectors {}, text {}, rodata {}, data {}) | RAM static {} (bss {}) + stack {} = {} of {RAM_BUDGET}",
+        m.flash,
+        elf.vector_table,
+        m.text,
+        m.rodata,
+        m.data,
+        m.static_ram,
+        m.bss,
+        m.stack,
+        m.static_ram + m.stack
+    );
+    run
+}
+
+#[test]
+fn qemu_vanilla_shaped_logits_bit_identical_to_host() {
+    let dir = workspace_root().join("target/qemu/models");
+    fs::create_dir_all(&dir).expect("create target/qemu/models");
+    let path = dir.join("structural-vanilla.fmlp");
+    let bytes = structural_vanilla_model();
+    // Rewrite only on change: the build script reruns (and relinks) when the file changes.
+    if fs::read(&path).ok().as_deref() != Some(&bytes[..]) {
+        fs::write(&path, &*bytes).expect("write model");
+    }
+    let run = assert_parity_on_qemu(&path, PARITY_IMAGES);
+    assert!(
+        run.model
+            .starts_with("structural-vanilla params 164013 layers 784x196,196x49,49x10")
+    );
+}
+
+/// A structural test model, **not trained**: vanilla's shape (784→196→49→10, ReLU, softmax)
+/// with Glorot-uniform weights and small uniform biases from a fixed-seed SplitMix64, so every
+/// code path runs on realistic magnitudes and the result is reproducible.
+fn structural_vanilla_model() -> AlignedBytes {
+    let mut rng = SplitMix64(0x5EED_F00D);
+    let dims = [(784u32, 196u32), (196, 49), (49, 10)];
+    let params: Vec<(Vec<f32>, Vec<f32>)> = dims
+        .iter()
+        .map(|&(i, o)| {
+            let limit = (6.0 / (i + o) as f64).sqrt() as f32;
+            let w = (0..i * o).map(|_| rng.uniform(limit)).collect();
+            let b = (0..o).map(|_| rng.uniform(0.05)).collect();
+            (w, b)
+        })
+        .collect();
+    let layers: Vec<LayerSpec<'_>> = dims
+        .iter()
+        .zip(&params)
+        .enumerate()
+        .map(|(k, (&(inputs, outputs), (w, b)))| LayerSpec {
+            inputs,
+            outputs,
+            activation: if k + 1 == dims.len() {
+                Activation::Softmax
+            } else {
+                Activation::Relu
+            },
+            weights: w,
+            bias: b,
+        })
+        .collect();
+    encode(&ModelSpec {
+        variant: "structural-vanilla",
+        provenance: Provenance {
+            seed: 0x5EED_F00D,
+            epochs: 0,
+            test_accuracy: 0.0,
+            note: "untrained: seeded Glorot-uniform weights for the QEMU parity test",
+        },
+        input: InputSpec {
+            width: 28,
+            height: 28,
+            scale: 1.0 / 255.0,
+        },
+        class_names: &CLASS_NAMES,
+        layers: &layers,
+    })
+    .expect("encode structural model")
+}
+
+/// SplitMix64 (Steele, Lea, Flood 2014): a tiny seeded generator, enough for test weights.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `[-limit, limit)`.
+    fn uniform(&mut self, limit: f32) -> f32 {
+        let unit = (self.next() >> 40) as f32 / (1u64 << 24) as f32;
+        (2.0 * unit - 1.0) * limit
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// The test-set directory, searched as the build script and the trainer do.
+fn data_dir() -> Result<PathBuf, String> {
+    let has_files =
+        |d: &Path| d.join(TEST_IMAGES_FILE).is_file() && d.join(TEST_LABELS_FILE).is_file();
+    if let Some(dir) = env::var_os(DIR_ENV_VAR) {
+        let dir = PathBuf::from(dir);
+        return if has_files(&dir) {
+            Ok(dir)
+        } else {
+            Err(format!(
+                "{DIR_ENV_VAR}={} lacks the t10k files",
+                dir.display()
+            ))
+        };
+    }
+    [
+        workspace_root().join(DOWNLOAD_DIR),
+        PathBuf::from(DEBIAN_DIR),
+    ]
+    .into_iter()
+    .find(|d| has_files(d))
+    .ok_or_else(|| {
+        format!(
+            "no Fashion-MNIST test set: set {DIR_ENV_VAR}, run the trainer once (it downloads \
+                 into {DOWNLOAD_DIR}), or `apt-get install dataset-fashion-mnist`"
+        )
+    })
+}
+
+/// Fails with what to install when QEMU or the Rust target is missing.
+fn check_prerequisites() -> Result<(), String> {
+    let qemu_ok = Command::new("qemu-system-arm")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !qemu_ok {
+        return Err("qemu-system-arm is not installed: `apt-get install qemu-system-arm`".into());
+    }
+    let sysroot = Command::new("rustc")
+        .current_dir(workspace_root())
+        .args(["--print", "sysroot"])
+        .output()
+        .map_err(|e| format!("cannot run rustc: {e}"))?;
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
+    let target_lib = sysroot.join("lib/rustlib").join(TARGET).join("lib");
+    let installed = fs::read_dir(&target_lib).is_ok_and(|mut d| d.next().is_some());
+    if !installed {
+        return Err(format!(
+            "the Rust target {TARGET} is not installed (no {}): `rustup target add {TARGET}`",
+            target_lib.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Runs the ELF under QEMU; `(exited 0, stdout, stderr)`, or an error on a timeout.
+fn run_with_timeout(elf: &Path, timeout: Duration) -> Result<(bool, String, String), String> {
+    let mut child = Command::new("qemu-system-arm")
+        .args(["-cpu", "cortex-m4", "-machine", "mps2-an386", "-nographic"])
+        .args(["-semihosting-config", "enable=on,target=native", "-kernel"])
+        .arg(elf)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start qemu-system-arm: {e}"))?;
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_string(&mut text);
+            }
+            text
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child
+            .try_wait()
+            .map_err(|e| format!("waiting for qemu: {e}"))?
+        {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let out = stdout.join().unwrap_or_default();
+            return Err(format!(
+                "QEMU did not finish within {timeout:?} (a hang, e.g. a fault loop?):\n{}",
+                tail(&out)
+            ));
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    let out = stdout.join().unwrap_or_default();
+    let err = stderr.join().unwrap_or_default();
+    Ok((status.success(), out, err))
+}
+
+/// The last lines of a long output, for error messages.
+fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.len().saturating_sub(20);
+    lines[start..].join("\n") + "\n"
+}
+
+/// Parses the board program's output (format in `firmware/src/bin/qemu.rs`).
+fn parse(stdout: &str) -> Result<QemuRun, String> {
+    let mut run = QemuRun {
+        model: String::new(),
+        images: Vec::new(),
+        correct: 0,
+        memory: Memory::default(),
+        elf_sections: ElfSections::default(),
+        data_dir: PathBuf::new(),
+        elf: PathBuf::new(),
+        build_time: Duration::ZERO,
+        run_time: Duration::ZERO,
+    };
+    let (mut summary, mut memory) = (false, false);
+    for line in stdout.lines() {
+        let bad = |what: &str| format!("{what} in device line {line:?}");
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.first().copied() {
+            Some("model") => run.model = line["model ".len()..].to_string(),
+            Some("img") => {
+                let field = |key: &str, at: usize| -> Result<usize, String> {
+                    match (words.get(at), words.get(at + 1)) {
+                        (Some(k), Some(v)) if *k == key => v.parse().map_err(|_| bad(key)),
+                        _ => Err(bad(key)),
+                    }
+                };
+                if words.len() != 7 + CLASSES || words[6] != "logits" {
+                    return Err(bad("wrong field count"));
+                }
+                let mut logits = [0u32; CLASSES];
+                for (bits, word) in logits.iter_mut().zip(&words[7..]) {
+                    *bits = u32::from_str_radix(word, 16).map_err(|_| bad("bad logit"))?;
+                }
+                run.images.push(DeviceImage {
+                    index: field("img", 0)?,
+                    predicted: field("pred", 2)?,
+                    label: u8::try_from(field("label", 4)?).map_err(|_| bad("label"))?,
+                    logits,
+                });
+            }
+            Some("summary") => {
+                run.correct = words
+                    .get(2)
+                    .and_then(|w| w.parse().ok())
+                    .ok_or_else(|| bad("correct"))?;
+                summary = true;
+            }
+            Some("mem") => {
+                let value = |key: &str| -> Result<usize, String> {
+                    let at = words
+                        .iter()
+                        .position(|w| *w == key)
+                        .ok_or_else(|| bad(key))?;
+                    words
+                        .get(at + 1)
+                        .and_then(|v| v.parse().ok())
+                        .ok_or_else(|| bad(key))
+                };
+                run.memory = Memory {
+                    flash: value("flash")?,
+                    text: value("text")?,
+                    rodata: value("rodata")?,
+                    data: value("data")?,
+                    bss: value("bss")?,
+                    static_ram: value("static_ram")?,
+                    stack: value("stack")?,
+                };
+                memory = true;
+            }
+            _ => return Err(bad("unexpected line")),
+        }
+    }
+    if !summary || !memory {
+        return Err(format!("device output ends early:\n{}", tail(stdout)));
+    }
+    Ok(run)
+}
+
+/// Section sizes in bytes from the ELF's section headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ElfSections {
+    /// `.vector_table`.
+    pub vector_table: usize,
+    /// `.text`.
+    pub text: usize,
+    /// `.rodata`.
+    pub rodata: usize,
+    /// `.data`.
+    pub data: usize,
+    /// `.bss`.
+    pub bss: usize,
+}
+
+/// `arm-none-eabi-size -A` (or `llvm-size -A`) on the ELF.
+fn elf_sections(elf: &Path) -> Result<ElfSections, String> {
+    let output = ["arm-none-eabi-size", "llvm-size"]
+        .iter()
+        .find_map(|tool| Command::new(tool).arg("-A").arg(elf).output().ok())
+        .filter(|o| o.status.success())
+        .ok_or("neither arm-none-eabi-size nor llvm-size runs: `apt-get install binutils-arm-none-eabi`")?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let size = |section: &str| -> Result<usize, String> {
+        text.lines()
+            .find_map(|l| {
+                let mut w = l.split_whitespace();
+                (w.next() == Some(section)).then(|| w.next()?.parse().ok())?
+            })
+            .ok_or_else(|| format!("no {section} in the size report of {}", elf.display()))
+    };
+    Ok(ElfSections {
+        vector_table: size(".vector_table")?,
+        text: size(".text")?,
+        rodata: size(".rodata")?,
+        data: size(".data")?,
+        bss: size(".bss")?,
+    })
+}
