@@ -552,3 +552,42 @@ fn elf_sections(elf: &Path) -> Result<ElfSections, String> {
         bss: size(".bss")?,
     })
 }
+
+/// Each briefly trained, exported variant on the Cortex-M4: bit-identical to the host.
+fn check_trained_on_qemu(variant: trainer::model::Variant) {
+    let dir = workspace_root().join("target/qemu/models");
+    fs::create_dir_all(&dir).expect("create target/qemu/models");
+    let path = dir.join(format!("{variant}.fmlp"));
+    let bytes = crate::common::trained(variant).file.as_bytes();
+    if fs::read(&path).ok().as_deref() != Some(bytes) {
+        fs::write(&path, bytes).expect("write model");
+    }
+    let run = assert_parity_on_qemu(&path, PARITY_IMAGES);
+    assert!(run.model.starts_with(variant.name()), "{}", run.model);
+    // Trained models beat chance (26 of 256) by far; a mix-up of models or images would not.
+    assert!(
+        run.correct > PARITY_IMAGES / 2,
+        "{variant}: {} of {PARITY_IMAGES}",
+        run.correct
+    );
+}
+
+#[test]
+fn qemu_trained_vanilla_bit_identical_to_host() {
+    check_trained_on_qemu(trainer::model::Variant::Vanilla);
+}
+
+#[test]
+fn qemu_trained_dropout_bit_identical_to_host() {
+    check_trained_on_qemu(trainer::model::Variant::Dropout);
+}
+
+#[test]
+fn qemu_trained_bn_bit_identical_to_host() {
+    check_trained_on_qemu(trainer::model::Variant::Bn);
+}
+
+#[test]
+fn qemu_trained_bn_dropout_bit_identical_to_host() {
+    check_trained_on_qemu(trainer::model::Variant::BnDropout);
+}
