@@ -106,11 +106,13 @@ impl FromStr for Variant {
 #[serde(rename_all = "snake_case")]
 pub enum MovingVariance {
     /// The biased batch variance, as tf.keras ≥ 2.4 and burn's own `BatchNorm` do.
-    #[default]
     Biased,
     /// The biased variance times `n / (n - (1 + ε))`: standalone Keras 2.2–2.3.1
-    /// (`keras/layers/normalization.py`), the version that printed "Using TensorFlow backend."
-    /// in the notebook.
+    /// (`keras/layers/normalization.py`: `variance *= sample_size / (sample_size - (1.0 +
+    /// self.epsilon))`), the version that printed "Using TensorFlow backend." in the notebook.
+    /// The default, to reproduce the notebook; the batch itself is always normalised with the
+    /// biased variance.
+    #[default]
     Keras2Corrected,
 }
 
@@ -134,7 +136,8 @@ impl Default for MlpConfig {
             dropout: 0.5,
             bn_momentum: 0.99,
             bn_epsilon: 1e-3,
-            bn_moving_variance: MovingVariance::Biased,
+            // The notebook's Keras (2.3, see `MovingVariance::Keras2Corrected`).
+            bn_moving_variance: MovingVariance::Keras2Corrected,
         }
     }
 }
@@ -211,8 +214,8 @@ impl<B: BurnBackend> BatchNorm<B> {
     /// # Shapes
     /// `x`: `[batch, features]` → `[batch, features]`.
     pub fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
-        let mean = self.moving_mean.value_sync();
-        let var = self.moving_var.value_sync();
+        let mean = synced(&self.moving_mean);
+        let var = synced(&self.moving_var);
         let inv = self.gamma.val() / var.add_scalar(self.epsilon).sqrt();
         let shift = self.beta.val() - mean * inv.clone();
         x * inv.unsqueeze::<2>() + shift.unsqueeze::<2>()
@@ -222,9 +225,8 @@ impl<B: BurnBackend> BatchNorm<B> {
         NormSnapshot {
             gamma: to_vec(self.gamma.val()),
             beta: to_vec(self.beta.val()),
-            // `into_record` folds in the pending updates of every thread; `value()` may lag one.
-            mean: to_vec(self.moving_mean.clone().into_record().val()),
-            var: to_vec(self.moving_var.clone().into_record().val()),
+            mean: to_vec(synced(&self.moving_mean)),
+            var: to_vec(synced(&self.moving_var)),
             epsilon: self.epsilon,
         }
     }
@@ -413,7 +415,10 @@ pub fn logits(model: &Mlp<crate::Backend>, images: &[u8], batch: usize) -> Vec<f
 /// `images`: `n * 784` bytes → `[n, 784]`.
 pub fn pixels_tensor<B: BurnBackend>(images: &[u8], device: &B::Device) -> Tensor<B, 2> {
     let values: Vec<f32> = images.iter().map(|&p| f32::from(p) / 255.0).collect();
-    Tensor::from_data(TensorData::new(values, [images.len() / INPUTS, INPUTS]), device)
+    Tensor::from_data(
+        TensorData::new(values, [images.len() / INPUTS, INPUTS]),
+        device,
+    )
 }
 
 /// Glorot-uniform limit for a kernel, as Keras's `glorot_uniform` computes it.
@@ -453,6 +458,12 @@ fn dropout<B: BurnBackend>(x: Tensor<B, 2>, p: f64, rng: &mut StdRng) -> Tensor<
     x * mask
 }
 
+/// The current value of a running state, pending updates of every thread included
+/// (`value()` may lag one update; `value_sync()` only folds in the calling thread's).
+fn synced<B: BurnBackend>(state: &RunningState<Tensor<B, 1>>) -> Tensor<B, 1> {
+    state.clone().into_record().val()
+}
+
 fn to_vec<B: BurnBackend, const D: usize>(tensor: Tensor<B, D>) -> Vec<f32> {
     tensor.into_data().iter::<f32>().collect()
 }
@@ -466,7 +477,12 @@ mod tests {
 
     fn build<B: BurnBackend>(variant: Variant, seed: u64) -> Mlp<B> {
         let mut rng = StdRng::seed_from_u64(seed);
-        Mlp::new(variant, &MlpConfig::default(), &mut rng, &Default::default())
+        Mlp::new(
+            variant,
+            &MlpConfig::default(),
+            &mut rng,
+            &Default::default(),
+        )
     }
 
     #[test]
@@ -490,7 +506,11 @@ mod tests {
             (Variant::BnDropout, 164_993),
         ];
         for (variant, count) in EXPECTED {
-            assert_eq!(build::<Backend>(variant, 0).param_count(), count, "{variant}");
+            assert_eq!(
+                build::<Backend>(variant, 0).param_count(),
+                count,
+                "{variant}"
+            );
         }
     }
 
@@ -588,7 +608,10 @@ mod tests {
         let _ = model.forward_train(x, &mut rng);
         let after = model.snapshot();
 
-        let mut act: Vec<f64> = images.iter().map(|&p| f64::from(p as f32 / 255.0)).collect();
+        let mut act: Vec<f64> = images
+            .iter()
+            .map(|&p| f64::from(p as f32 / 255.0))
+            .collect();
         for i in 0..2 {
             let layer = &before.dense[i];
             let h = dense_relu_f64(&act, layer, true);
@@ -601,8 +624,14 @@ mod tests {
             for c in 0..layer.outputs {
                 let want_mean = 0.0 - (0.0 - mean[c]) * 0.01;
                 let want_var = 1.0 - (1.0 - var[c] * factor) * 0.01;
-                assert!((f64::from(norm.mean[c]) - want_mean).abs() < STAT_ATOL, "mean {i} {c}");
-                assert!((f64::from(norm.var[c]) - want_var).abs() < STAT_ATOL, "var {i} {c}");
+                assert!(
+                    (f64::from(norm.mean[c]) - want_mean).abs() < STAT_ATOL,
+                    "mean {i} {c}"
+                );
+                assert!(
+                    (f64::from(norm.var[c]) - want_var).abs() < STAT_ATOL,
+                    "var {i} {c}"
+                );
             }
             // Training mode normalises with the batch statistics (gamma 1, beta 0).
             act = h
@@ -650,8 +679,12 @@ mod tests {
         const LOGIT_ATOL: f64 = 1e-4;
         for variant in Variant::ALL {
             let mut rng = StdRng::seed_from_u64(21);
-            let model: Mlp<TrainBackend> =
-                Mlp::new(variant, &MlpConfig::default(), &mut rng, &Default::default());
+            let model: Mlp<TrainBackend> = Mlp::new(
+                variant,
+                &MlpConfig::default(),
+                &mut rng,
+                &Default::default(),
+            );
             // A few training-mode passes so the moving statistics are not trivial.
             for s in 0..3 {
                 let x = pixels_tensor(&noise_images(16, s), &Default::default());
@@ -663,7 +696,10 @@ mod tests {
             let want = forward_f64(&model.snapshot(), &images);
             assert_eq!(got.len(), want.len());
             for (g, w) in got.iter().zip(&want) {
-                assert!((f64::from(*g) - w).abs() < LOGIT_ATOL, "{variant}: {g} vs {w}");
+                assert!(
+                    (f64::from(*g) - w).abs() < LOGIT_ATOL,
+                    "{variant}: {g} vs {w}"
+                );
             }
         }
     }
@@ -671,8 +707,12 @@ mod tests {
     #[test]
     fn eval_forward_is_the_same_on_the_autodiff_backend() {
         let mut rng = StdRng::seed_from_u64(2);
-        let model: Mlp<TrainBackend> =
-            Mlp::new(Variant::BnDropout, &MlpConfig::default(), &mut rng, &Default::default());
+        let model: Mlp<TrainBackend> = Mlp::new(
+            Variant::BnDropout,
+            &MlpConfig::default(),
+            &mut rng,
+            &Default::default(),
+        );
         let x = pixels_tensor::<TrainBackend>(&noise_images(8, 1), &Default::default());
         let _ = model.forward_train(x, &mut rng);
         let images = noise_images(5, 3);
