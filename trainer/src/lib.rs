@@ -6,6 +6,7 @@
 //! [`fold`] and [`export`] (BatchNorm folding, model files), [`plot`] and [`report`] (figures,
 //! tables), [`inspect`] (reading a model file back).
 
+pub mod bench;
 pub mod data;
 pub mod download;
 pub mod export;

@@ -36,6 +36,9 @@ struct Cli {
 enum Command {
     /// Train, evaluate, plot and export (the default).
     Train(TrainArgs),
+    /// Time training: median seconds per epoch of each variant, one at a time, against
+    /// Keras's and PyTorch's figures measured on this machine.
+    Bench(BenchArgs),
     /// Print a model file's layers, parameters, size, device RAM and provenance.
     Inspect {
         /// The `.fmlp` file.
@@ -82,6 +85,26 @@ struct TrainArgs {
     jobs: Option<usize>,
 }
 
+#[derive(Debug, Args)]
+struct BenchArgs {
+    /// Variants to time, comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "vanilla,dropout,bn,bn_dropout"
+    )]
+    variants: Vec<Variant>,
+    /// Epochs per variant (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    epochs: usize,
+    /// Images per Adam step.
+    #[arg(long, default_value_t = 8)]
+    batch_size: usize,
+    /// Directory with the four IDX .gz files (default: as for `train`).
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
+
 fn main() -> ExitCode {
     match real_main() {
         Ok(()) => ExitCode::SUCCESS,
@@ -102,6 +125,7 @@ fn real_main() -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Train(args)) => train(args),
+        Some(Command::Bench(args)) => bench(args),
         None => train(cli.train),
     }
 }
@@ -151,5 +175,31 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64(),
         opts.out.display()
     );
+    Ok(())
+}
+
+fn bench(args: BenchArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.epochs > 0, "--epochs must be at least 1");
+    anyhow::ensure!(args.batch_size > 0, "--batch-size must be at least 1");
+    let data = FashionMnist::load(args.data.as_deref())?;
+    let config = TrainConfig {
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        ..TrainConfig::default()
+    };
+    eprintln!(
+        "timing {} epochs of each variant on 50,000 images, batch {}, one variant at a time...",
+        args.epochs, args.batch_size
+    );
+    let rows = trainer::bench::bench_training(&args.variants, &config, &data)?;
+    for row in &rows {
+        let epochs: Vec<String> = row
+            .epoch_seconds
+            .iter()
+            .map(|s| format!("{s:.2}"))
+            .collect();
+        eprintln!("{}: epochs {} s", row.variant, epochs.join(", "));
+    }
+    print!("{}", trainer::bench::bench_markdown(&rows));
     Ok(())
 }

@@ -6,8 +6,8 @@
 //! burn's global backend RNG, so variants may train concurrently in threads, and a run resumed
 //! from the checkpoint of epoch `k` continues exactly as the uninterrupted run would.
 
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -638,24 +638,10 @@ fn write_checkpoint<O: Optimizer<Mlp<TrainBackend>, TrainBackend>>(
     }
     let digest = Sha256::digest(&bytes);
     bytes.extend_from_slice(&digest);
-    write_atomically(path, &bytes)
-}
-
-/// Writes `bytes` to `path` so that a crash leaves either the old file or the new one.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
+    // A crash leaves either the previous checkpoint or this one, never a mix.
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(io_error(dir))?;
-    let tmp = path.with_extension("ckpt.tmp");
-    let mut file = File::create(&tmp).map_err(io_error(&tmp))?;
-    file.write_all(bytes).map_err(io_error(&tmp))?;
-    file.sync_all().map_err(io_error(&tmp))?;
-    drop(file);
-    fs::rename(&tmp, path).map_err(io_error(path))?;
-    // Make the rename itself durable; not every platform can open a directory.
-    if let Ok(dir) = File::open(dir) {
-        let _ = dir.sync_all();
-    }
-    Ok(())
+    crate::report::write_atomic(path, &bytes).map_err(io_error(path))
 }
 
 fn read_checkpoint(path: &Path) -> Result<Checkpoint, TrainError> {
@@ -744,6 +730,7 @@ mod tests {
     use super::*;
     use crate::model::{INPUTS, Snapshot, logits};
     use flate2::read::GzDecoder;
+    use std::fs::File;
     use std::io::Read;
 
     const FASHION_DIR: &str = "/usr/share/datasets/fashion-mnist";
