@@ -5,7 +5,7 @@
 //! version, length, CRC-32, header, layer shapes, finiteness) and then lends out the weights
 //! **in place** as `&[f32]` borrowed from the file bytes, so a device reads them straight from
 //! flash and its RAM use does not grow with the parameter count. The `std` feature adds
-//! [`encode`] (used by the trainer) and [`AlignedBytes`] for reading files on a host.
+//! `encode` (used by the trainer) and `AlignedBytes` for reading files on a host.
 //!
 //! The wire format is specified byte by byte in `FORMAT.md` beside this crate.
 //!
