@@ -482,6 +482,8 @@ fn parse(stdout: &str) -> Result<QemuRun, String> {
                     .ok_or_else(|| bad("correct"))?;
                 summary = true;
             }
+            // SysTick timing: meaningful only under `-icount` (`cargo bench -p firmware --bench m4`).
+            Some("time") => {}
             Some("mem") => {
                 let value = |key: &str| -> Result<usize, String> {
                     let at = words

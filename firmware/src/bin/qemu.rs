@@ -15,8 +15,16 @@
 //! model <variant> params <count> layers <in>x<out>,... images <N>
 //! img <index> pred <class> label <label> logits <10 × f32::to_bits, 8 hex digits each>
 //! summary correct <c> of <N> accuracy <0.dddd>
+//! time systick_hz <Hz> ticks <T> min <t> max <t>
 //! mem flash <B> text <B> rodata <B> data <B> bss <B> static_ram <B> stack <B>
 //! ```
+//!
+//! `time`: SysTick, clocked by the core clock (`systick_hz`, 25 MHz on mps2-an386), counted
+//! around each `classify_u8` call; `ticks` is the sum over the `N` images, `min` and `max` the
+//! extremes of one call. Without `-icount` QEMU's clock follows the host's, so these are only
+//! rough. Under `qemu-system-arm -icount shift=0` virtual time advances exactly 1 ns per
+//! instruction, so `ticks · 10^9 / systick_hz` (40 · `ticks`) is the number of instructions,
+//! to within one tick per call (`cargo bench -p firmware --bench m4` does this).
 //!
 //! `flash` is everything the image occupies in code memory (vector table, `.text`, `.rodata` and
 //! the load copy of `.data`), `static_ram` is `.data` + `.bss` + `.uninit`, and
@@ -27,6 +35,8 @@
 
 use core::fmt::Write;
 
+use cortex_m::peripheral::SYST;
+use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::entry;
 use cortex_m_semihosting::debug;
 use cortex_m_semihosting::hio::{self, HostStream};
@@ -51,6 +61,12 @@ static IMAGES: &[u8; IMAGE_COUNT * INPUTS] =
 /// One label per image.
 static LABELS: &[u8; IMAGE_COUNT] = include_bytes!(concat!(env!("OUT_DIR"), "/labels.bin"));
 
+/// The core clock of mps2-an386 (its `SYSCLK`), which drives SysTick.
+const CORE_CLOCK_HZ: u32 = 25_000_000;
+/// SysTick counts down from this and wraps to it: 2^24 ticks per period, far more than one
+/// classification takes.
+const SYSTICK_RELOAD: u32 = 0x00FF_FFFF;
+
 /// Longest output line: `img 9999 pred 9 label 9 logits` and ten ` xxxxxxxx`.
 type Line = String<160>;
 
@@ -70,6 +86,11 @@ fn main() -> ! {
 /// when semihosting output itself fails).
 fn run() -> Result<(), ()> {
     let mut out = hio::hstdout()?;
+    let mut syst = cortex_m::Peripherals::take().ok_or(())?.SYST;
+    syst.set_clock_source(SystClkSource::Core);
+    syst.set_reload(SYSTICK_RELOAD);
+    syst.clear_current();
+    syst.enable_counter();
     let classifier = load(&mut out)?;
     classify_all(&classifier, &mut out)?;
     let s = rt::sections();
@@ -99,12 +120,14 @@ fn load(out: &mut HostStream) -> Result<Classifier<'static, INPUTS>, ()> {
     })
 }
 
-/// Classifies the embedded images, printing the model line, one line per image and the summary.
+/// Classifies the embedded images, printing the model line, one line per image, the summary and
+/// the SysTick timing of the `classify_u8` calls.
 #[inline(never)]
 fn classify_all(classifier: &Classifier<'static, INPUTS>, out: &mut HostStream) -> Result<(), ()> {
     // On the stack, not in a `static`: the decoding phase's stack peak then shares these
-    // 6,272 bytes instead of adding to them. Measured (vanilla shape): 7,832 bytes of RAM in
-    // all, against 9,288 with the Scratch in a `cortex_m::singleton!`.
+    // 6,272 bytes instead of adding to them. Measured (vanilla shape, before the 5-row dense
+    // kernel and the SysTick timing): 7,832 bytes of RAM in all, against 9,288 with the Scratch
+    // in a `cortex_m::singleton!`; 7,936 now.
     let mut scratch = Scratch::<INPUTS>::new();
     let model = classifier.model();
     let mut line = Line::new();
@@ -123,9 +146,15 @@ fn classify_all(classifier: &Classifier<'static, INPUTS>, out: &mut HostStream) 
     out.write_all(line.as_bytes())?;
 
     let mut correct = 0usize;
+    let (mut ticks, mut min, mut max) = (0u64, u32::MAX, 0u32);
     let images = IMAGES.as_chunks::<INPUTS>().0;
     for (index, (pixels, &label)) in images.iter().zip(LABELS).enumerate() {
+        let start = SYST::get_current();
         let result = classifier.classify_u8(pixels, &mut scratch);
+        // SysTick counts down and wraps every 2^24 ticks; one call takes far fewer.
+        let took = start.wrapping_sub(SYST::get_current()) & SYSTICK_RELOAD;
+        ticks += u64::from(took);
+        (min, max) = (min.min(took), max.max(took));
         correct += usize::from(result.class == usize::from(label));
         line.clear();
         write!(
@@ -148,6 +177,11 @@ fn classify_all(classifier: &Classifier<'static, INPUTS>, out: &mut HostStream) 
         "summary correct {correct} of {IMAGE_COUNT} accuracy {}.{:04}",
         per_10k / 10_000,
         per_10k % 10_000
+    )
+    .map_err(drop)?;
+    writeln!(
+        out,
+        "time systick_hz {CORE_CLOCK_HZ} ticks {ticks} min {min} max {max}"
     )
     .map_err(drop)
 }

@@ -1,0 +1,238 @@
+//! Instructions per inference on the Cortex-M4F: the board program (`src/bin/qemu.rs`) under
+//! QEMU `mps2-an386` with `-icount shift=0`, for the vanilla and dropout shapes.
+//!
+//! ```text
+//! cargo bench -p firmware --bench m4 [-- MODEL.fmlp ...]
+//! ```
+//!
+//! With `-icount shift=0` QEMU advances virtual time exactly 1 ns per instruction, and the board
+//! program reads SysTick (the 25 MHz core clock) around each `classify_u8` call, so one tick is
+//! 40 instructions. Summed over [`IMAGES`] calls the reading error (under one tick per call) is
+//! below 0.01 % of a count. Cross-checked once against an exact count, a single-step trace
+//! (`-icount shift=0 -singlestep -d exec,nochain`) from the `bl` to `classify_u8` to its return,
+//! vanilla shape, one image: 411,801 instructions traced, 10,295 ticks = 411,800 by SysTick.
+//! Models come from `shapes` (seeded, untrained: instruction counts do not depend on trained
+//! values; the spread between images, printed, comes from ReLU branches and `exp`); `.fmlp`
+//! files given as arguments (relative to the workspace root) are measured as well. Each is
+//! embedded into its own build (`target/m4-bench`, separate from the QEMU tests'
+//! `target/qemu`), with the first [`IMAGES`] Fashion-MNIST test images, which the board
+//! program's build script finds.
+//!
+//! Needs `qemu-system-arm`, `rustup target add thumbv7em-none-eabihf` and the test images.
+
+mod shapes;
+
+use std::path::Path;
+use std::process::{Command, ExitCode};
+use std::{env, fs};
+
+use model_format::AlignedBytes;
+use shapes::{DROPOUT, VANILLA};
+
+/// Seed of the benchmark models' weights (the same as the host benchmark's).
+const MODEL_SEED: u64 = 0x5EED_F00D;
+/// Images classified per model.
+const IMAGES: usize = 100;
+/// QEMU's virtual nanoseconds per instruction: `-icount shift=0` gives 2^0.
+const ICOUNT_SHIFT: u32 = 0;
+const TARGET: &str = "thumbv7em-none-eabihf";
+
+/// What the board program reported, in the units it reports.
+struct Report {
+    model: String,
+    systick_hz: u64,
+    ticks: u64,
+    min: u64,
+    max: u64,
+    flash: u64,
+    text: u64,
+    rodata: u64,
+    data: u64,
+    static_ram: u64,
+    stack: u64,
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), String> {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .ok_or("firmware/ has no parent")?
+        .to_path_buf();
+    let target_dir = workspace.join("target/m4-bench");
+    let model_dir = target_dir.join("models");
+    fs::create_dir_all(&model_dir).map_err(|e| format!("{}: {e}", model_dir.display()))?;
+
+    let mut models = Vec::new();
+    for shape in [VANILLA, DROPOUT] {
+        let path = model_dir.join(format!("{}.fmlp", shape.name));
+        let bytes = shape.model(MODEL_SEED);
+        // Rewrite only on change: the board build reruns its build script when the file changes.
+        if fs::read(&path).ok().as_deref() != Some(bytes.as_bytes()) {
+            fs::write(&path, bytes.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        models.push(path);
+    }
+    // Cargo passes `--bench` and whatever follows `--` (also to the criterion benchmark, whose
+    // filters this one ignores): `.fmlp` files are extra models, relative to the workspace root
+    // (cargo runs benchmarks in the package directory).
+    models.extend(
+        env::args()
+            .skip(1)
+            .filter(|a| a.ends_with(".fmlp"))
+            .map(|a| workspace.join(a)),
+    );
+
+    println!(
+        "Cortex-M4F (QEMU mps2-an386, -icount shift={ICOUNT_SHIFT}), {IMAGES} images per model, \
+         SysTick around each classify_u8"
+    );
+    println!(
+        "{:<22} {:>8} {:>12} {:>10} {:>21}",
+        "model", "MACs", "instr/image", "instr/MAC", "min..max instr/image"
+    );
+    for path in &models {
+        let bytes = AlignedBytes::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let classifier = firmware::Classifier::<{ firmware::INPUTS }>::new(&bytes)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let macs: u64 = classifier
+            .model()
+            .layers()
+            .iter()
+            .map(|l| (l.inputs() * l.outputs()) as u64)
+            .sum();
+        let r = build_and_run(&workspace, &target_dir, path)?;
+        let per_tick = 1_000_000_000 / (r.systick_hz << ICOUNT_SHIFT);
+        let per_image = (r.ticks * per_tick) as f64 / IMAGES as f64;
+        println!(
+            "{:<22} {:>8} {:>12.0} {:>10.3} {:>10}..{}",
+            r.model,
+            macs,
+            per_image,
+            per_image / macs as f64,
+            r.min * per_tick,
+            r.max * per_tick,
+        );
+        // The test images and labels are the board program's, not part of a deployment.
+        let model = bytes.len() as u64;
+        let other_rodata = r.rodata - model - (IMAGES * (firmware::INPUTS + 1)) as u64;
+        let vectors = r.flash - r.text - r.rodata - r.data;
+        println!(
+            "{:<22} flash: model {model} B + program {} B (vector table {vectors}, .text {}, \
+             other .rodata {other_rodata}, .data {}); RAM {} B (static {} + stack {})",
+            "",
+            vectors + r.text + other_rodata + r.data,
+            r.text,
+            r.data,
+            r.static_ram + r.stack,
+            r.static_ram,
+            r.stack
+        );
+    }
+    Ok(())
+}
+
+/// Builds the board program with `model` embedded and runs it under QEMU with `-icount`.
+fn build_and_run(workspace: &Path, target_dir: &Path, model: &Path) -> Result<Report, String> {
+    let model = fs::canonicalize(model).map_err(|e| format!("{}: {e}", model.display()))?;
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let build = Command::new(cargo)
+        .current_dir(workspace)
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "firmware",
+            "--features",
+            "board",
+        ])
+        .args(["--target", TARGET, "--bin", "qemu"])
+        .env("CARGO_TARGET_DIR", target_dir)
+        .env("FMLP_MODEL", &model)
+        .env("FMLP_IMAGES", IMAGES.to_string())
+        // Host flags (e.g. `-C target-cpu=native`) must not reach the Cortex-M build.
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()
+        .map_err(|e| format!("cannot start cargo: {e}"))?;
+    if !build.status.success() {
+        return Err(format!(
+            "building the board program for {} failed (is `rustup target add {TARGET}` done?):\n{}",
+            model.display(),
+            String::from_utf8_lossy(&build.stderr)
+        ));
+    }
+    let elf = target_dir.join(TARGET).join("release/qemu");
+    let run = Command::new("timeout")
+        .args([
+            "300",
+            "qemu-system-arm",
+            "-cpu",
+            "cortex-m4",
+            "-machine",
+            "mps2-an386",
+        ])
+        .args([
+            "-nographic",
+            "-semihosting-config",
+            "enable=on,target=native",
+        ])
+        .args(["-icount", &format!("shift={ICOUNT_SHIFT}"), "-kernel"])
+        .arg(&elf)
+        .output()
+        .map_err(|e| {
+            format!("cannot start qemu-system-arm (apt-get install qemu-system-arm): {e}")
+        })?;
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    if !run.status.success() {
+        return Err(format!(
+            "the board program failed under QEMU ({}):\n{}{}",
+            run.status,
+            stdout.lines().rev().take(5).collect::<Vec<_>>().join("\n"),
+            String::from_utf8_lossy(&run.stderr)
+        ));
+    }
+    parse(&stdout)
+}
+
+/// Reads the `model`, `time` and `mem` lines (format in `src/bin/qemu.rs`).
+fn parse(stdout: &str) -> Result<Report, String> {
+    let line = |key: &str| {
+        stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(key))
+            .ok_or_else(|| format!("no `{key}` line in the device output:\n{stdout}"))
+    };
+    let field = |line: &str, key: &str| -> Result<u64, String> {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        words
+            .iter()
+            .position(|w| *w == key)
+            .and_then(|at| words.get(at + 1)?.parse().ok())
+            .ok_or_else(|| format!("no number after `{key}` in {line:?}"))
+    };
+    let model = line("model")?;
+    let time = line("time")?;
+    let mem = line("mem")?;
+    Ok(Report {
+        model: model.split_whitespace().nth(1).unwrap_or("?").to_string(),
+        systick_hz: field(time, "systick_hz")?,
+        ticks: field(time, "ticks")?,
+        min: field(time, "min")?,
+        max: field(time, "max")?,
+        flash: field(mem, "flash")?,
+        text: field(mem, "text")?,
+        rodata: field(mem, "rodata")?,
+        data: field(mem, "data")?,
+        static_ram: field(mem, "static_ram")?,
+        stack: field(mem, "stack")?,
+    })
+}
