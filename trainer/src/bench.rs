@@ -10,7 +10,7 @@ use crate::model::Variant;
 use crate::training::{TrainConfig, TrainError, train};
 
 /// Seconds per epoch (batch 8, 50,000 images, validation included, median of 3 epochs, one
-/// thread) measured earlier on this machine (2-core AMD EPYC): Keras 3.15 / TensorFlow 2.21,
+/// thread) measured earlier on this kind of machine (2 vCPUs): Keras 3.15 / TensorFlow 2.21,
 /// PyTorch 2.15 with default Adam, and with fused Adam. Not re-measured by this command.
 pub const REFERENCE_SECONDS: [(Variant, [f64; 3]); 4] = [
     (Variant::Vanilla, [6.69, 3.39, 2.33]),
