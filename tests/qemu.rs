@@ -13,10 +13,14 @@ use std::time::{Duration, Instant};
 use std::{env, fs, thread};
 
 use firmware::{CLASSES, Classifier, INPUTS, Scratch};
-use model_format::{Activation, AlignedBytes, InputSpec, LayerSpec, ModelSpec, Provenance, encode};
+use model_format::AlignedBytes;
+
+/// The benchmarks' seeded model generator, shared rather than copied.
+#[path = "../firmware/benches/shapes/mod.rs"]
+mod shapes;
 use trainer::data::{
-    CLASS_NAMES, DEBIAN_DIR, DIR_ENV_VAR, DOWNLOAD_DIR, TEST_IMAGES_FILE, TEST_LABELS_FILE,
-    read_images, read_labels,
+    DEBIAN_DIR, DIR_ENV_VAR, DOWNLOAD_DIR, TEST_IMAGES_FILE, TEST_LABELS_FILE, read_images,
+    read_labels,
 };
 
 /// The target the board program is built for.
@@ -239,7 +243,9 @@ fn qemu_vanilla_shaped_logits_bit_identical_to_host() {
     let dir = workspace_root().join("target/qemu/models");
     fs::create_dir_all(&dir).expect("create target/qemu/models");
     let path = dir.join("structural-vanilla.fmlp");
-    let bytes = structural_vanilla_model();
+    // A structural model, **not trained**: vanilla's shape with seeded Glorot-uniform weights,
+    // so every code path runs on realistic magnitudes and the result is reproducible.
+    let bytes = shapes::VANILLA.model(0x5EED_F00D);
     // Rewrite only on change: the build script reruns (and relinks) when the file changes.
     if fs::read(&path).ok().as_deref() != Some(&bytes[..]) {
         fs::write(&path, &*bytes).expect("write model");
@@ -247,77 +253,8 @@ fn qemu_vanilla_shaped_logits_bit_identical_to_host() {
     let run = assert_parity_on_qemu(&path, PARITY_IMAGES);
     assert!(
         run.model
-            .starts_with("structural-vanilla params 164013 layers 784x196,196x49,49x10")
+            .starts_with("vanilla-shaped params 164013 layers 784x196,196x49,49x10")
     );
-}
-
-/// A structural test model, **not trained**: vanilla's shape (784→196→49→10, ReLU, softmax)
-/// with Glorot-uniform weights and small uniform biases from a fixed-seed SplitMix64, so every
-/// code path runs on realistic magnitudes and the result is reproducible.
-fn structural_vanilla_model() -> AlignedBytes {
-    let mut rng = SplitMix64(0x5EED_F00D);
-    let dims = [(784u32, 196u32), (196, 49), (49, 10)];
-    let params: Vec<(Vec<f32>, Vec<f32>)> = dims
-        .iter()
-        .map(|&(i, o)| {
-            let limit = (6.0 / (i + o) as f64).sqrt() as f32;
-            let w = (0..i * o).map(|_| rng.uniform(limit)).collect();
-            let b = (0..o).map(|_| rng.uniform(0.05)).collect();
-            (w, b)
-        })
-        .collect();
-    let layers: Vec<LayerSpec<'_>> = dims
-        .iter()
-        .zip(&params)
-        .enumerate()
-        .map(|(k, (&(inputs, outputs), (w, b)))| LayerSpec {
-            inputs,
-            outputs,
-            activation: if k + 1 == dims.len() {
-                Activation::Softmax
-            } else {
-                Activation::Relu
-            },
-            weights: w,
-            bias: b,
-        })
-        .collect();
-    encode(&ModelSpec {
-        variant: "structural-vanilla",
-        provenance: Provenance {
-            seed: 0x5EED_F00D,
-            epochs: 0,
-            test_accuracy: 0.0,
-            note: "untrained: seeded Glorot-uniform weights for the QEMU parity test",
-        },
-        input: InputSpec {
-            width: 28,
-            height: 28,
-            scale: 1.0 / 255.0,
-        },
-        class_names: &CLASS_NAMES,
-        layers: &layers,
-    })
-    .expect("encode structural model")
-}
-
-/// SplitMix64 (Steele, Lea, Flood 2014): a tiny seeded generator, enough for test weights.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `[-limit, limit)`.
-    fn uniform(&mut self, limit: f32) -> f32 {
-        let unit = (self.next() >> 40) as f32 / (1u64 << 24) as f32;
-        (2.0 * unit - 1.0) * limit
-    }
 }
 
 fn workspace_root() -> PathBuf {
