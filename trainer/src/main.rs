@@ -36,8 +36,8 @@ struct Cli {
 enum Command {
     /// Train, evaluate, plot and export (the default).
     Train(TrainArgs),
-    /// Time training: median seconds per epoch of each variant, one at a time, against
-    /// Keras's and PyTorch's figures measured on this machine.
+    /// Time training: median seconds per epoch of each variant, one at a time on one thread;
+    /// with --python, PyTorch is timed beside it in the same run.
     Bench(BenchArgs),
     /// Print a model file's layers, parameters, size, device RAM and provenance.
     Inspect {
@@ -103,6 +103,11 @@ struct BenchArgs {
     /// Directory with the four IDX .gz files (default: as for `train`).
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Also time PyTorch (fused and default Adam) on each variant right after ours, with this
+    /// Python interpreter, which must be able to `import torch`. Runs
+    /// trainer/benches/reference/pytorch_train.py; see trainer/benches/reference/README.md.
+    #[arg(long, value_name = "PYTHON")]
+    python: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -187,19 +192,25 @@ fn bench(args: BenchArgs) -> anyhow::Result<()> {
         batch_size: args.batch_size,
         ..TrainConfig::default()
     };
-    eprintln!(
-        "timing {} epochs of each variant on 50,000 images, batch {}, one variant at a time...",
-        args.epochs, args.batch_size
+    anyhow::ensure!(
+        args.python.is_none() || args.batch_size == 8,
+        "--python: the PyTorch reference trains at batch 8 only, as the notebook does"
     );
-    let rows = trainer::bench::bench_training(&args.variants, &config, &data)?;
-    for row in &rows {
-        let epochs: Vec<String> = row
-            .epoch_seconds
-            .iter()
-            .map(|s| format!("{s:.2}"))
-            .collect();
-        eprintln!("{}: epochs {} s", row.variant, epochs.join(", "));
-    }
+    let reference = args.python.map(|python| trainer::bench::TorchReference {
+        python,
+        script: trainer::bench::PYTORCH_SCRIPT.into(),
+    });
+    eprintln!(
+        "timing {} epochs of each variant on 50,000 images, batch {}, one variant at a time{}...",
+        args.epochs,
+        args.batch_size,
+        if reference.is_some() {
+            ", each followed by PyTorch (fused, then default Adam)"
+        } else {
+            ""
+        }
+    );
+    let rows = trainer::bench::bench_training(&args.variants, &config, &data, reference.as_ref())?;
     print!("{}", trainer::bench::bench_markdown(&rows));
     Ok(())
 }

@@ -73,11 +73,23 @@ impl Variant {
     pub const fn has_batch_norm(self) -> bool {
         matches!(self, Variant::Bn | Variant::BnDropout)
     }
+
+    /// Relative training time per epoch, for scheduling only: `trainer bench` medians on
+    /// 2026-11-29 (3.3, 7.4, 4.5 and 5.6 s), rounded. Larger first keeps the cores busy to the
+    /// end when variants train concurrently.
+    pub const fn relative_cost(self) -> u32 {
+        match self {
+            Variant::Vanilla => 3,
+            Variant::Dropout => 7,
+            Variant::Bn => 4,
+            Variant::BnDropout => 5,
+        }
+    }
 }
 
 impl fmt::Display for Variant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        f.pad(self.name())
     }
 }
 
