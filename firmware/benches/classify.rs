@@ -17,8 +17,8 @@
 //! means).
 //!
 //! With `FMLP_BENCH_PYTHON` naming a Python interpreter that has onnxruntime (see
-//! `benches/reference/README.md`), the same two models are then written next to criterion's
-//! results and timed in onnxruntime by `benches/reference/onnxruntime_infer.py`, and the table
+//! `trainer/benches/reference/README.md`), the same two models are then written next to criterion's
+//! results and timed in onnxruntime by `trainer/benches/reference/onnxruntime_infer.py`, and the table
 //! gives the ratios measured in this run: against onnxruntime's time per call from Python, and
 //! against its net time (that minus the cost of a call that does no work), the fair one for a
 //! Rust loop. Without it, the table quotes issue #5's onnxruntime figures from another host.
@@ -131,8 +131,8 @@ fn main() {
 /// If the script cannot run or prints no result: the run was asked to compare, so a missing
 /// comparison is a failure of the benchmark, reported with the reason.
 fn time_onnxruntime(python: &std::ffi::OsStr, dir: &Path, shape: Shape) -> OrtTiming {
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/reference/onnxruntime_infer.py");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../trainer/benches/reference/onnxruntime_infer.py");
     fs::create_dir_all(dir).expect("criterion's directory");
     let model = dir.join(format!("{}.fmlp", shape.name));
     fs::write(&model, &*shape.model(MODEL_SEED)).expect("writing the benchmark model");

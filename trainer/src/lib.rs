@@ -4,7 +4,8 @@
 //! Modules follow burn's examples: [`data`] (IDX loading, download), [`model`] (the four
 //! variants), [`training`] (loop, metrics, checkpoints), [`history`] (per-epoch records),
 //! [`fold`] and [`export`] (BatchNorm folding, model files), [`plot`] and [`report`] (figures,
-//! tables), [`inspect`] (reading a model file back).
+//! tables), [`inspect`] (reading a model file back), [`run`] and [`worker`] (the main job, one
+//! process per variant).
 
 pub mod bench;
 pub mod data;
@@ -18,6 +19,7 @@ pub mod plot;
 pub mod report;
 pub mod run;
 pub mod training;
+pub mod worker;
 
 /// The tensor backend for inference and evaluation. One alias, so a later backend move is one line.
 pub type Backend = burn::backend::NdArray<f32>;

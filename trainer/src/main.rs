@@ -44,6 +44,28 @@ enum Command {
         /// The `.fmlp` file.
         file: PathBuf,
     },
+    /// Internal: train one variant for `train`, reporting to it on stdout.
+    #[command(hide = true)]
+    Worker(WorkerArgs),
+}
+
+#[derive(Debug, Args)]
+struct WorkerArgs {
+    /// The variant.
+    #[arg(long)]
+    variant: Variant,
+    /// The training configuration, as JSON.
+    #[arg(long)]
+    config: String,
+    /// Output directory.
+    #[arg(long)]
+    out: PathBuf,
+    /// Directory with the four IDX .gz files.
+    #[arg(long)]
+    data: PathBuf,
+    /// Continue from the variant's checkpoint.
+    #[arg(long)]
+    resume: bool,
 }
 
 #[derive(Debug, Args)]
@@ -131,6 +153,7 @@ fn real_main() -> anyhow::Result<()> {
         }
         Some(Command::Train(args)) => train(args),
         Some(Command::Bench(args)) => bench(args),
+        Some(Command::Worker(args)) => worker(args),
         None => train(cli.train),
     }
 }
@@ -170,6 +193,8 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         out: args.out,
         resume: args.resume,
         jobs,
+        // One process per variant; in a thread of this one only if the path is unknown.
+        worker: std::env::current_exe().ok(),
     };
     let started = std::time::Instant::now();
     let runs = run(&opts, &data, &MultiProgress::new())?;
@@ -180,6 +205,22 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64(),
         opts.out.display()
     );
+    Ok(())
+}
+
+fn worker(args: WorkerArgs) -> anyhow::Result<()> {
+    let config: TrainConfig =
+        serde_json::from_str(&args.config).context("--config is not a training configuration")?;
+    let data = FashionMnist::load(Some(&args.data))?;
+    let opts = RunOptions {
+        variants: vec![args.variant],
+        config,
+        out: args.out,
+        resume: args.resume,
+        jobs: 1,
+        worker: None,
+    };
+    trainer::run::run_worker(args.variant, &opts, &data)?;
     Ok(())
 }
 

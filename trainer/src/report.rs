@@ -122,7 +122,7 @@ pub fn read_history(dir: &Path) -> Result<History, ReportError> {
 }
 
 /// One variant's line in the comparison table.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SummaryRow {
     /// Variant name (`vanilla`, `dropout`, `bn`, `bn_dropout`).
     pub variant: String,

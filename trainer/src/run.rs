@@ -1,10 +1,12 @@
 //! The main job: train the chosen variants concurrently, evaluate, export, plot, summarise.
 
+use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use indicatif::MultiProgress;
+use indicatif::{MultiProgress, ProgressBar};
 use model_format::Model;
 
 use crate::data::{Dataset, FashionMnist};
@@ -13,7 +15,8 @@ use crate::history::{History, TestScore};
 use crate::model::Variant;
 use crate::plot::{Metric, plot_accuracy, plot_all_variants, plot_comparison, plot_loss};
 use crate::report::{SummaryRow, write_history, write_summary};
-use crate::training::{TrainConfig, evaluate, train};
+use crate::training::{Progress, TrainConfig, epoch_bar_prefix, epoch_bar_style, evaluate, train};
+use crate::worker::Message;
 
 /// What to run and where to put it.
 #[derive(Debug, Clone)]
@@ -28,10 +31,13 @@ pub struct RunOptions {
     pub resume: bool,
     /// Variants trained at the same time (each on one core).
     pub jobs: usize,
+    /// The `trainer` executable: with it, each variant trains in its own `trainer worker`
+    /// process (see [`crate::worker`] for why); without it, in a thread of this process.
+    pub worker: Option<PathBuf>,
 }
 
 /// One variant's finished run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VariantRun {
     /// The per-epoch history.
     pub history: History,
@@ -72,6 +78,14 @@ pub enum RunError {
     /// Drawing a plot failed.
     #[error(transparent)]
     Plot(#[from] crate::plot::PlotError),
+    /// A worker process failed or ended without a result.
+    #[error("training {variant} in a worker process: {reason}")]
+    Worker {
+        /// The variant.
+        variant: Variant,
+        /// What went wrong, with the worker's own error message when it printed one.
+        reason: String,
+    },
     /// Creating an output directory failed.
     #[error("creating {path}")]
     Io {
@@ -103,8 +117,15 @@ pub fn run(
             scope.spawn(|| {
                 while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let variant = opts.variants[i];
-                    let result =
-                        run_variant(variant, opts, &train_set, &val_set, &data.test, multi);
+                    let result = match &opts.worker {
+                        Some(exe) => run_in_worker(exe, variant, opts, data, multi),
+                        None => run_variant(
+                            variant,
+                            opts,
+                            (&train_set, &val_set, &data.test),
+                            multi.into(),
+                        ),
+                    };
                     results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(result);
                 }
             });
@@ -132,14 +153,114 @@ fn schedule(variants: &[Variant]) -> Vec<usize> {
     order
 }
 
+/// The body of a `trainer worker` process: trains, evaluates, exports and plots `variant` into
+/// `OUT/<variant>/`, reporting on stdout as [`Message`]s, the last one [`Message::Done`].
+///
+/// # Errors
+/// As [`run`], for this variant.
+pub fn run_worker(
+    variant: Variant,
+    opts: &RunOptions,
+    data: &FashionMnist,
+) -> Result<(), RunError> {
+    let (train_set, val_set) = data.split_validation();
+    let run = run_variant(
+        variant,
+        opts,
+        (&train_set, &val_set, &data.test),
+        Progress::Lines,
+    )?;
+    Message::Done(Box::new(run)).send();
+    Ok(())
+}
+
+/// Runs `trainer worker` for `variant`, draws its progress in `multi` and returns its result.
+fn run_in_worker(
+    exe: &Path,
+    variant: Variant,
+    opts: &RunOptions,
+    data: &FashionMnist,
+    multi: &MultiProgress,
+) -> Result<VariantRun, RunError> {
+    let failed = |reason: String| RunError::Worker { variant, reason };
+    let mut command = Command::new(exe);
+    command
+        .args(["worker", "--variant", variant.name(), "--config"])
+        .arg(serde_json::to_string(&opts.config).map_err(|e| failed(e.to_string()))?)
+        .arg("--out")
+        .arg(&opts.out)
+        .arg("--data")
+        .arg(&data.source)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if opts.resume {
+        command.arg("--resume");
+    }
+    let mut child = command
+        .spawn()
+        .map_err(|e| failed(format!("cannot start {}: {e}", exe.display())))?;
+    // Drained on its own thread, so that a chatty stderr cannot block the worker.
+    let stderr = child.stderr.take().map(|mut pipe| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    });
+
+    let bar = multi.add(ProgressBar::new(0));
+    bar.set_style(epoch_bar_style());
+    bar.set_prefix(epoch_bar_prefix(variant.name(), 0, opts.config.epochs));
+    let mut done = None;
+    if let Some(stdout) = child.stdout.take() {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            match Message::decode(&line) {
+                Some(Message::Step {
+                    epoch,
+                    epochs,
+                    seen,
+                    total,
+                    text,
+                }) => {
+                    bar.set_prefix(epoch_bar_prefix(variant.name(), epoch, epochs));
+                    bar.set_length(total);
+                    bar.set_position(seen);
+                    bar.set_message(text);
+                }
+                Some(Message::Line(text)) => Progress::Bars(multi).line(&text),
+                Some(Message::Done(run)) => done = Some(*run),
+                None => Progress::Bars(multi).line(&line),
+            }
+        }
+    }
+    bar.finish_and_clear();
+    multi.remove(&bar);
+    let status = child
+        .wait()
+        .map_err(|e| failed(format!("waiting for the worker: {e}")))?;
+    let stderr = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
+    match done {
+        Some(run) if status.success() => Ok(run),
+        _ => {
+            // The worker's own report ("error: …") is the most useful part.
+            let said = stderr.trim();
+            let said = said.strip_prefix("error: ").unwrap_or(said);
+            Err(failed(if said.is_empty() {
+                format!("it exited ({status}) without a result")
+            } else {
+                format!("it exited ({status}): {said}")
+            }))
+        }
+    }
+}
+
 /// Trains, evaluates, exports and plots one variant into `OUT/<variant>/`.
 fn run_variant(
     variant: Variant,
     opts: &RunOptions,
-    train_set: &Dataset,
-    val_set: &Dataset,
-    test_set: &Dataset,
-    multi: &MultiProgress,
+    (train_set, val_set, test_set): (&Dataset, &Dataset, &Dataset),
+    progress: Progress<'_>,
 ) -> Result<VariantRun, RunError> {
     let dir = opts.out.join(variant.name());
     create_dir(&dir)?;
@@ -150,11 +271,11 @@ fn run_variant(
         val_set,
         Some(&dir),
         opts.resume,
-        multi,
+        progress,
     )
     .map_err(|source| RunError::Train { variant, source })?;
     let test = evaluate(&outcome.model, test_set);
-    let _ = multi.println(format!(
+    progress.line(&format!(
         "{variant}: test loss {:.4}, test accuracy {:.4}",
         test.loss, test.accuracy
     ));

@@ -27,6 +27,7 @@ use sha2::{Digest, Sha256};
 use crate::data::{Dataset, IMAGE_PIXELS, NUM_CLASSES};
 use crate::history::{EpochRecord, History, TestScore};
 use crate::model::{Mlp, MlpConfig, MovingVariance, Variant, pixels_tensor};
+use crate::worker::Message;
 use crate::{Backend, TrainBackend};
 
 /// Images per batch when evaluating (eval mode needs no per-sample statistics).
@@ -148,13 +149,55 @@ pub struct TrainOutcome {
     pub params: usize,
 }
 
+/// Where [`train`] reports progress.
+#[derive(Debug, Clone, Copy)]
+pub enum Progress<'a> {
+    /// A Keras-style bar per epoch and one line per epoch in this `MultiProgress` (lines go
+    /// to stderr directly when it is hidden).
+    Bars(&'a MultiProgress),
+    /// [`Message`]s on stdout, for the parent of a `trainer worker` process.
+    Lines,
+}
+
+impl<'a> From<&'a MultiProgress> for Progress<'a> {
+    fn from(multi: &'a MultiProgress) -> Self {
+        Progress::Bars(multi)
+    }
+}
+
+impl Progress<'_> {
+    /// Prints a finished line above the bars.
+    pub fn line(self, line: &str) {
+        match self {
+            Progress::Bars(multi) => {
+                if multi.is_hidden() || multi.println(line).is_err() {
+                    eprintln!("{line}");
+                }
+            }
+            Progress::Lines => Message::Line(line.to_owned()).send(),
+        }
+    }
+}
+
+/// The style of the per-epoch bar: `{prefix} [=====>    ] pos/len - ETA - {msg}`.
+pub fn epoch_bar_style() -> ProgressStyle {
+    ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} - ETA {eta} - {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
+/// The prefix of a variant's bar during `epoch`.
+pub fn epoch_bar_prefix(variant: &str, epoch: usize, epochs: usize) -> String {
+    format!("{variant:<10} Epoch {epoch}/{epochs}")
+}
+
 /// Trains `variant` on `train`, validating on `val` after every epoch.
 ///
 /// With `checkpoint_dir`, the model, the optimiser state and the history are written to
 /// `<dir>/<variant>.ckpt` after every epoch (atomically: temp file, fsync, rename). With
 /// `resume`, training continues from that file if it exists (from scratch otherwise); the
 /// resumed run is bit-identical to an uninterrupted one. Progress bars and one Keras-style line
-/// per epoch go to `multi` (to stderr directly when `multi` is hidden).
+/// per epoch go to `progress` (a `&MultiProgress` converts into [`Progress::Bars`]).
 ///
 /// # Errors
 /// [`TrainError::InvalidConfig`] for an empty or malformed data set (labels ≥ 10, not 784
@@ -162,15 +205,16 @@ pub struct TrainOutcome {
 /// [`TrainError::CheckpointIo`], [`TrainError::CheckpointCorrupt`] and
 /// [`TrainError::CheckpointMismatch`] (other variant, or any setting but `epochs` differs) for
 /// checkpoints; [`TrainError::NonFiniteLoss`] as soon as a batch loss is NaN or infinite.
-pub fn train(
+pub fn train<'a>(
     variant: Variant,
     config: &TrainConfig,
     train: &Dataset,
     val: &Dataset,
     checkpoint_dir: Option<&Path>,
     resume: bool,
-    multi: &MultiProgress,
+    progress: impl Into<Progress<'a>>,
 ) -> Result<TrainOutcome, TrainError> {
+    let progress = progress.into();
     let n_train = config
         .train_limit
         .map_or(train.len(), |n| n.min(train.len()));
@@ -227,7 +271,7 @@ pub fn train(
     for epoch in history.epochs.len() + 1..=config.epochs {
         let start = Instant::now();
         let (trained, loss, accuracy) =
-            run_epoch(model, &mut optim, &data, config, variant, epoch, multi)?;
+            run_epoch(model, &mut optim, &data, config, variant, epoch, progress)?;
         model = trained;
         let score = evaluate(&model.valid(), val);
         let seconds = start.elapsed().as_secs_f64();
@@ -240,19 +284,16 @@ pub fn train(
             seconds,
         };
         history.epochs.push(record);
-        print_line(
-            multi,
-            &format!(
-                "{:<10} Epoch {epoch}/{} - {seconds:.0}s {:.0}us/step - loss: {loss:.4} - \
+        progress.line(&format!(
+            "{:<10} Epoch {epoch}/{} - {seconds:.0}s {:.0}us/step - loss: {loss:.4} - \
                  accuracy: {accuracy:.4} - val_loss: {:.4} - val_accuracy: {:.4}",
-                variant.name(),
-                config.epochs,
-                // Keras 2.3 counts a "step" per sample in this line.
-                seconds * 1e6 / n_train as f64,
-                score.loss,
-                score.accuracy,
-            ),
-        );
+            variant.name(),
+            config.epochs,
+            // Keras 2.3 counts a "step" per sample in this line.
+            seconds * 1e6 / n_train as f64,
+            score.loss,
+            score.accuracy,
+        ));
         if let Some(path) = &ckpt_path {
             write_checkpoint(path, variant, config, &history, &model, &optim)?;
         }
@@ -307,7 +348,7 @@ fn run_epoch<O: Optimizer<Mlp<TrainBackend>, TrainBackend>>(
     config: &TrainConfig,
     variant: Variant,
     epoch: usize,
-    multi: &MultiProgress,
+    progress: Progress<'_>,
 ) -> Result<(Mlp<TrainBackend>, f64, f64), TrainError> {
     const REFRESH_STEPS: usize = 64;
     let device = Default::default();
@@ -320,17 +361,18 @@ fn run_epoch<O: Optimizer<Mlp<TrainBackend>, TrainBackend>>(
     )));
     let mut dropout_rng = StdRng::seed_from_u64(derive_seed(config.seed, Stream::Dropout, epoch));
 
-    let bar = multi.add(ProgressBar::new(n as u64));
-    bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} - ETA {eta} - {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(format!(
-        "{:<10} Epoch {epoch}/{}",
-        variant.name(),
-        config.epochs
-    ));
+    let bar = match progress {
+        Progress::Bars(multi) => multi.add(ProgressBar::new(n as u64)),
+        Progress::Lines => ProgressBar::hidden(),
+    };
+    bar.set_style(epoch_bar_style());
+    bar.set_prefix(epoch_bar_prefix(variant.name(), epoch, config.epochs));
+    let finish = |bar: &ProgressBar| {
+        bar.finish_and_clear();
+        if let Progress::Bars(multi) = progress {
+            multi.remove(bar);
+        }
+    };
 
     let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
     for (step, batch) in order.chunks(config.batch_size).enumerate() {
@@ -358,8 +400,7 @@ fn run_epoch<O: Optimizer<Mlp<TrainBackend>, TrainBackend>>(
         // On burn-ndarray these reads are plain memory reads of 1 and b·10 floats.
         let value: f32 = loss.clone().into_scalar();
         if !value.is_finite() {
-            bar.finish_and_clear();
-            multi.remove(&bar);
+            finish(&bar);
             return Err(TrainError::NonFiniteLoss {
                 epoch,
                 step: step + 1,
@@ -379,16 +420,27 @@ fn run_epoch<O: Optimizer<Mlp<TrainBackend>, TrainBackend>>(
         model = optim.step(config.learning_rate, model, grads);
 
         if step % REFRESH_STEPS == 0 || seen == n {
-            bar.set_position(seen as u64);
-            bar.set_message(format!(
+            let text = format!(
                 "loss: {:.4} - accuracy: {:.4}",
                 loss_sum / seen as f64,
                 correct as f64 / seen as f64
-            ));
+            );
+            if let Progress::Lines = progress {
+                Message::Step {
+                    epoch,
+                    epochs: config.epochs,
+                    seen: seen as u64,
+                    total: n as u64,
+                    text,
+                }
+                .send();
+            } else {
+                bar.set_position(seen as u64);
+                bar.set_message(text);
+            }
         }
     }
-    bar.finish_and_clear();
-    multi.remove(&bar);
+    finish(&bar);
     Ok((model, loss_sum / n as f64, correct as f64 / n as f64))
 }
 
@@ -400,12 +452,6 @@ fn argmax(row: &[f32]) -> usize {
             if v > bv { (i, v) } else { (bi, bv) }
         })
         .0
-}
-
-fn print_line(multi: &MultiProgress, line: &str) {
-    if multi.is_hidden() || multi.println(line).is_err() {
-        eprintln!("{line}");
-    }
 }
 
 #[derive(Clone, Copy)]

@@ -29,8 +29,6 @@ Example:
 """
 
 import argparse
-import gzip
-import struct
 import sys
 import time
 from pathlib import Path
@@ -39,6 +37,9 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from fashion_idx import (DEFAULT_DATA, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC,
+                         read_idx)
 
 VARIANTS = ("vanilla", "dropout", "bn", "bn_dropout")
 HIDDEN_WIDTHS = {
@@ -52,25 +53,7 @@ NUM_CLASSES = 10
 BATCH_SIZE = 8
 VALIDATION_IMAGES = 10_000  # Keras validation_split = 1/6: the last 10,000 of 60,000
 EVAL_BATCH = 1_000
-DEFAULT_DATA = Path("/usr/share/datasets/fashion-mnist")
 
-# IDX magic numbers: 0x08 = unsigned byte, then the number of dimensions.
-IDX_IMAGES_MAGIC = 0x00000803
-IDX_LABELS_MAGIC = 0x00000801
-
-
-def read_idx(path, magic):
-    """Decodes a gzip IDX file (big-endian header) into a uint8 array of its dimensions."""
-    raw = gzip.decompress(Path(path).read_bytes())
-    ndim = magic & 0xFF
-    header_len = 4 + 4 * ndim
-    found, *dims = struct.unpack(f">{1 + ndim}I", raw[:header_len])
-    if found != magic:
-        raise ValueError(f"{path}: IDX magic {found:#010x}, expected {magic:#010x}")
-    data = np.frombuffer(raw, dtype=np.uint8, offset=header_len)
-    if data.size != int(np.prod(dims)):
-        raise ValueError(f"{path}: {data.size} bytes of data for dimensions {dims}")
-    return data.reshape(dims)
 
 
 def load_training_set(data_dir):

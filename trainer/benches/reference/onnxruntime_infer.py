@@ -30,11 +30,10 @@ Top-1 accuracy on the timed images is printed as a sanity check of the decoder a
 
 Example:
 
-    /work/refvenv/bin/python firmware/benches/reference/onnxruntime_infer.py out/vanilla/model.fmlp
+    /work/refvenv/bin/python trainer/benches/reference/onnxruntime_infer.py out/vanilla/model.fmlp
 """
 
 import argparse
-import gzip
 import struct
 import sys
 import time
@@ -46,15 +45,14 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
-DEFAULT_DATA = Path("/usr/share/datasets/fashion-mnist")
+from fashion_idx import (DEFAULT_DATA, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC,
+                         read_idx)
+
 MAGIC = b"FMLP"
 FORMAT_VERSION = 1
 PREAMBLE_LEN = 12
 ACTIVATIONS = ("none", "relu", "softmax")  # postcard enum tags 0, 1, 2
 ROW_MAJOR_OUT_IN = 0
-# IDX magic numbers: 0x08 = unsigned byte, then the number of dimensions.
-IDX_IMAGES_MAGIC = 0x00000803
-IDX_LABELS_MAGIC = 0x00000801
 ONNX_OPSET = 17
 ONNX_IR_VERSION = 8
 
@@ -177,20 +175,6 @@ def decode_fmlp(raw):
     if not np.isfinite(data).all():
         raise FormatError("non-finite weight or bias")
     return model
-
-
-def read_idx(path, magic):
-    """Decodes a gzip IDX file (big-endian header) into a uint8 array of its dimensions."""
-    raw = gzip.decompress(Path(path).read_bytes())
-    ndim = magic & 0xFF
-    header_len = 4 + 4 * ndim
-    found, *dims = struct.unpack(f">{1 + ndim}I", raw[:header_len])
-    if found != magic:
-        raise ValueError(f"{path}: IDX magic {found:#010x}, expected {magic:#010x}")
-    data = np.frombuffer(raw, dtype=np.uint8, offset=header_len)
-    if data.size != int(np.prod(dims)):
-        raise ValueError(f"{path}: {data.size} bytes of data for dimensions {dims}")
-    return data.reshape(dims)
 
 
 def onnx_graph(model):
