@@ -270,8 +270,9 @@ pub fn train<'a>(
     };
     for epoch in history.epochs.len() + 1..=config.epochs {
         let start = Instant::now();
-        let (trained, loss, accuracy) =
-            run_epoch(model, &mut optim, &data, config, variant, epoch, progress)?;
+        let (trained, loss, accuracy) = flushing_subnormals(|| {
+            run_epoch(model, &mut optim, &data, config, variant, epoch, progress)
+        })?;
         model = trained;
         let score = evaluate(&model.valid(), val);
         let seconds = start.elapsed().as_secs_f64();
@@ -442,6 +443,31 @@ fn run_epoch<O: Optimizer<Mlp<TrainBackend>, TrainBackend>>(
     }
     finish(&bar);
     Ok((model, loss_sum / n as f64, correct as f64 / n as f64))
+}
+
+/// Runs `f` with this thread's CPU flushing subnormal floats to zero (x86 FTZ and DAZ,
+/// aarch64 FZ), as TensorFlow runs by default and as our PyTorch reference asks with
+/// `torch.set_flush_denormal(True)`; the previous mode is restored when `f` returns or unwinds.
+///
+/// Why: late in training, softmax gives probabilities below f32's smallest normal (1.2e-38)
+/// to classes the model is sure against, and their gradients and products become subnormal;
+/// x86 handles each such operation in microcode, ~100 cycles. Measured: vanilla's epochs grew
+/// from 3.1 s to 4.5–5.4 s over 25 epochs (5–7 s for an epoch 26 resumed from the final
+/// checkpoint, 3 s with the flush). What it changes: values that would be below 1.2e-38 are
+/// 0 instead; the loss and accuracy of that epoch 26 were the same to 4 decimals.
+///
+/// Only training steps run in this mode: validation, test evaluation and export do not.
+fn flushing_subnormals<T>(f: impl FnOnce() -> T) -> T {
+    // SAFETY: `no_denormals` sets the mode for this thread and restores it with an RAII guard.
+    // Rust and LLVM assume the default floating-point environment, so a value that constant
+    // folding computes as subnormal at compile time may be flushed when computed at run time:
+    // the only difference this mode can make is to subnormal values, which is its purpose.
+    // No code here relies on subnormals (the Adam floor, the dropout draws and the pixels are
+    // all normal or zero).
+    #[allow(unsafe_code)]
+    unsafe {
+        no_denormals::no_denormals(f)
+    }
 }
 
 /// Index of the first maximum, like `argmax` in TensorFlow.
