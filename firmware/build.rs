@@ -14,28 +14,32 @@
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=host/fashion_idx.rs");
     #[cfg(feature = "board")]
     board::main();
 }
 
 #[cfg(feature = "board")]
+#[path = "host/fashion_idx.rs"]
+mod fashion_idx;
+
+#[cfg(feature = "board")]
 mod board {
     use std::env;
-    use std::fs::{self, File};
-    use std::io::{BufReader, Read};
+    use std::fs;
     use std::path::{Path, PathBuf};
     use std::process;
 
-    use flate2::read::GzDecoder;
+    use super::fashion_idx::{
+        DIR_VAR, IMAGE_DIMS, IMAGES_FILE, IMAGES_MAGIC, LABELS_FILE, LABELS_MAGIC, data_dir,
+        read_idx,
+    };
 
     const MODEL_VAR: &str = "FMLP_MODEL";
     const COUNT_VAR: &str = "FMLP_IMAGES";
-    const DIR_VAR: &str = "FASHION_MNIST_DIR";
     const DEFAULT_COUNT: usize = 256;
     const TEST_IMAGES: usize = 10_000;
     const PIXELS: usize = 28 * 28;
-    const IMAGES_FILE: &str = "t10k-images-idx3-ubyte.gz";
-    const LABELS_FILE: &str = "t10k-labels-idx1-ubyte.gz";
     /// The code memory of mps2-an386 (see `memory.x`).
     const FLASH_BYTES: usize = 4 << 20;
     /// Room left in flash for the vector table, code and other constants.
@@ -93,13 +97,22 @@ mod board {
             ));
         }
 
-        let dir = data_dir(&workspace)?;
+        let defaults = [
+            workspace.join("data/fashion-mnist"),
+            PathBuf::from("/usr/share/datasets/fashion-mnist"),
+        ];
+        let dir = data_dir(None, &defaults)?;
         let images_path = dir.join(IMAGES_FILE);
         let labels_path = dir.join(LABELS_FILE);
         println!("cargo:rerun-if-changed={}", images_path.display());
         println!("cargo:rerun-if-changed={}", labels_path.display());
-        let images = read_idx(&images_path, 0x0803, &[28, 28], count * PIXELS)?;
-        let labels = read_idx(&labels_path, 0x0801, &[], count)?;
+        let images = read_idx(
+            &images_path,
+            IMAGES_MAGIC,
+            &IMAGE_DIMS,
+            Some(count * PIXELS),
+        )?;
+        let labels = read_idx(&labels_path, LABELS_MAGIC, &[], Some(count))?;
 
         write(&out.join("model.fmlp"), &model_bytes)?;
         write(&out.join("images.bin"), &images)?;
@@ -148,91 +161,6 @@ mod board {
                 "{COUNT_VAR}={text} is not a number of test images in 1..={TEST_IMAGES}"
             )),
         }
-    }
-
-    fn data_dir(workspace: &Path) -> Result<PathBuf, String> {
-        let has_files = |d: &Path| d.join(IMAGES_FILE).is_file() && d.join(LABELS_FILE).is_file();
-        if let Some(dir) = env::var_os(DIR_VAR) {
-            let dir = PathBuf::from(dir);
-            return if has_files(&dir) {
-                Ok(dir)
-            } else {
-                Err(format!(
-                    "{DIR_VAR}={} does not hold {IMAGES_FILE} and {LABELS_FILE}",
-                    dir.display()
-                ))
-            };
-        }
-        let candidates = [
-            workspace.join("data/fashion-mnist"),
-            PathBuf::from("/usr/share/datasets/fashion-mnist"),
-        ];
-        candidates
-            .iter()
-            .find(|d| has_files(d))
-            .cloned()
-            .ok_or_else(|| {
-                format!(
-                    "no Fashion-MNIST test set found in {}: set {DIR_VAR} to a directory holding \
-                     {IMAGES_FILE} and {LABELS_FILE}, run the trainer once (it downloads the data), \
-                     or `apt-get install dataset-fashion-mnist`",
-                    candidates
-                        .iter()
-                        .map(|d| d.display().to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            })
-    }
-
-    /// Reads the first `take` data bytes of a gzipped IDX file after checking its header:
-    /// big-endian magic, an item count of at least the items taken, then `dims` (the sizes after
-    /// the count).
-    fn read_idx(path: &Path, magic: u32, dims: &[u32], take: usize) -> Result<Vec<u8>, String> {
-        let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-        let mut reader = GzDecoder::new(BufReader::new(file));
-        let bad =
-            |what: &str| format!("{} is not a Fashion-MNIST IDX file: {what}", path.display());
-        let mut header = vec![0u8; 8 + 4 * dims.len()];
-        reader
-            .read_exact(&mut header)
-            .map_err(|e| bad(&format!("header: {e}")))?;
-        let word = |i: usize| {
-            u32::from_be_bytes([
-                header[4 * i],
-                header[4 * i + 1],
-                header[4 * i + 2],
-                header[4 * i + 3],
-            ])
-        };
-        if word(0) != magic {
-            return Err(bad(&format!(
-                "magic {:#010x}, expected {magic:#010x}",
-                word(0)
-            )));
-        }
-        let item_bytes = dims.iter().product::<u32>().max(1) as usize;
-        if (word(1) as usize) < take / item_bytes {
-            return Err(bad(&format!(
-                "{} items, fewer than the {} asked for",
-                word(1),
-                take / item_bytes
-            )));
-        }
-        for (i, &d) in dims.iter().enumerate() {
-            if word(2 + i) != d {
-                return Err(bad(&format!(
-                    "dimension {} is {}, expected {d}",
-                    i + 1,
-                    word(2 + i)
-                )));
-            }
-        }
-        let mut data = vec![0u8; take];
-        reader
-            .read_exact(&mut data)
-            .map_err(|e| bad(&format!("data: {e}")))?;
-        Ok(data)
     }
 
     fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {

@@ -8,21 +8,20 @@
 //! Without `--data`, the test files are looked for in `$FASHION_MNIST_DIR` (and only there when
 //! it is set), then `data/fashion-mnist`, then `/usr/share/datasets/fashion-mnist`.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
 use firmware::{CLASSES, Classifier, INPUTS, Scratch};
-use flate2::read::GzDecoder;
 use model_format::AlignedBytes;
 
-const IMAGES_FILE: &str = "t10k-images-idx3-ubyte.gz";
-const LABELS_FILE: &str = "t10k-labels-idx1-ubyte.gz";
-const DIR_VAR: &str = "FASHION_MNIST_DIR";
+#[path = "../host/fashion_idx.rs"]
+mod fashion_idx;
+
+use fashion_idx::{IMAGE_DIMS, IMAGES_FILE, IMAGES_MAGIC, LABELS_FILE, LABELS_MAGIC, read_idx};
+
+/// Where the test files are looked for without `--data` or `$FASHION_MNIST_DIR`.
 const SEARCH_DIRS: [&str; 2] = ["data/fashion-mnist", "/usr/share/datasets/fashion-mnist"];
-/// Refuse to decompress more than this (the t10k images are 7.8 MB).
-const MAX_DECOMPRESSED: u64 = 64 << 20;
 
 /// Evaluates a .fmlp model with the firmware's own code on the Fashion-MNIST test set.
 #[derive(Debug, Parser)]
@@ -51,9 +50,10 @@ fn run(args: &Args) -> Result<(), String> {
         .map_err(|e| format!("cannot read model {}: {e}", args.model.display()))?;
     let classifier =
         Classifier::<INPUTS>::new(&bytes).map_err(|e| format!("{}: {e}", args.model.display()))?;
-    let dir = data_dir(args.data.as_deref())?;
-    let images = read_idx(&dir.join(IMAGES_FILE), 0x0803, &[28, 28])?;
-    let labels = read_idx(&dir.join(LABELS_FILE), 0x0801, &[])?;
+    let defaults: Vec<PathBuf> = SEARCH_DIRS.iter().map(PathBuf::from).collect();
+    let dir = fashion_idx::data_dir(args.data.as_deref().map(|d| (d, "--data")), &defaults)?;
+    let images = read_idx(&dir.join(IMAGES_FILE), IMAGES_MAGIC, &IMAGE_DIMS, None)?;
+    let labels = read_idx(&dir.join(LABELS_FILE), LABELS_MAGIC, &[], None)?;
     let count = labels.len();
     if images.len() != count * INPUTS {
         return Err(format!(
@@ -128,92 +128,4 @@ fn print_confusion(confusion: &[[usize; CLASSES]; CLASSES], names: &[&str]) {
         let total: usize = row.iter().sum();
         println!("   recall {:.3}", row[t] as f64 / total.max(1) as f64);
     }
-}
-
-/// The directory to read: `--data`, or the first default that holds both files.
-fn data_dir(explicit: Option<&Path>) -> Result<PathBuf, String> {
-    let has_files = |d: &Path| d.join(IMAGES_FILE).is_file() && d.join(LABELS_FILE).is_file();
-    let named = explicit
-        .map(|d| (d.to_path_buf(), "--data"))
-        .or_else(|| std::env::var_os(DIR_VAR).map(|d| (PathBuf::from(d), DIR_VAR)));
-    if let Some((dir, source)) = named {
-        return if has_files(&dir) {
-            Ok(dir)
-        } else {
-            Err(format!(
-                "{source} {} does not hold {IMAGES_FILE} and {LABELS_FILE}",
-                dir.display()
-            ))
-        };
-    }
-    SEARCH_DIRS
-        .iter()
-        .map(PathBuf::from)
-        .find(|d| has_files(d))
-        .ok_or_else(|| {
-            format!(
-                "no Fashion-MNIST test set in {}: pass --data DIR, set {DIR_VAR}, or \
-                 `apt-get install dataset-fashion-mnist`",
-                SEARCH_DIRS.join(", ")
-            )
-        })
-}
-
-/// Reads a gzipped IDX file: big-endian magic, item count, then `dims`; returns the data bytes
-/// after checking their length.
-fn read_idx(path: &Path, magic: u32, dims: &[u32]) -> Result<Vec<u8>, String> {
-    let file =
-        std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    let mut bytes = Vec::new();
-    GzDecoder::new(file)
-        .take(MAX_DECOMPRESSED)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("{}: not a readable gzip file: {e}", path.display()))?;
-    let bad = |what: String| {
-        format!(
-            "{}: not an IDX file of the expected kind: {what}",
-            path.display()
-        )
-    };
-    let header_len = 8 + 4 * dims.len();
-    if bytes.len() < header_len {
-        return Err(bad(format!(
-            "{} bytes, shorter than the header",
-            bytes.len()
-        )));
-    }
-    let word = |i: usize| {
-        u32::from_be_bytes([
-            bytes[4 * i],
-            bytes[4 * i + 1],
-            bytes[4 * i + 2],
-            bytes[4 * i + 3],
-        ])
-    };
-    if word(0) != magic {
-        return Err(bad(format!(
-            "magic {:#010x}, expected {magic:#010x}",
-            word(0)
-        )));
-    }
-    for (i, &d) in dims.iter().enumerate() {
-        if word(2 + i) != d {
-            return Err(bad(format!(
-                "dimension {} is {}, expected {d}",
-                i + 1,
-                word(2 + i)
-            )));
-        }
-    }
-    let item = dims.iter().product::<u32>() as u64;
-    let expected = u64::from(word(1)) * item;
-    let found = (bytes.len() - header_len) as u64;
-    if found != expected {
-        return Err(bad(format!(
-            "{found} data bytes for {} items, expected {expected}",
-            word(1)
-        )));
-    }
-    bytes.drain(..header_len);
-    Ok(bytes)
 }
