@@ -15,16 +15,18 @@ use std::{env, fs, thread};
 use firmware::{CLASSES, Classifier, INPUTS, Scratch};
 use model_format::AlignedBytes;
 
+/// The benchmarks' board build, shared rather than copied.
+#[path = "../firmware/benches/board/mod.rs"]
+mod board;
 /// The benchmarks' seeded model generator, shared rather than copied.
 #[path = "../firmware/benches/shapes/mod.rs"]
 mod shapes;
+use board::TARGET;
 use trainer::data::{
     DEBIAN_DIR, DIR_ENV_VAR, DOWNLOAD_DIR, TEST_IMAGES_FILE, TEST_LABELS_FILE, read_images,
     read_labels,
 };
 
-/// The target the board program is built for.
-const TARGET: &str = "thumbv7em-none-eabihf";
 /// Images the parity test runs on the device.
 const PARITY_IMAGES: usize = 256;
 /// RAM goal for the device: static RAM plus stack high-water.
@@ -116,37 +118,9 @@ pub fn run_on_qemu(model: &Path, n_images: usize) -> Result<QemuRun, String> {
         .unwrap_or_else(|poisoned| poisoned.into_inner());
 
     let started = Instant::now();
-    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let build = Command::new(cargo)
-        .current_dir(&workspace)
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "firmware",
-            "--features",
-            "board",
-        ])
-        .args(["--target", TARGET, "--bin", "qemu"])
-        .env("CARGO_TARGET_DIR", &target_dir)
-        .env("FMLP_MODEL", &model)
-        .env("FMLP_IMAGES", n_images.to_string())
-        .env(DIR_ENV_VAR, &data_dir)
-        // Host flags (e.g. `-C target-cpu=native`) must not reach the Cortex-M build.
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .output()
-        .map_err(|e| format!("cannot start cargo: {e}"))?;
-    if !build.status.success() {
-        return Err(format!(
-            "building the board program failed ({}):\n{}",
-            build.status,
-            String::from_utf8_lossy(&build.stderr)
-        ));
-    }
+    let elf = board::build(&workspace, &target_dir, &model, n_images, Some(&data_dir))?;
     let build_time = started.elapsed();
 
-    let elf = target_dir.join(TARGET).join("release/qemu");
     let timeout = RUN_TIMEOUT_BASE + RUN_TIMEOUT_PER_IMAGE * n_images as u32;
     let started = Instant::now();
     let (status, stdout, stderr) = run_with_timeout(&elf, timeout)?;

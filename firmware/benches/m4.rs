@@ -20,6 +20,7 @@
 //!
 //! Needs `qemu-system-arm`, `rustup target add thumbv7em-none-eabihf` and the test images.
 
+mod board;
 mod shapes;
 
 use std::path::Path;
@@ -35,7 +36,6 @@ const MODEL_SEED: u64 = 0x5EED_F00D;
 const IMAGES: usize = 100;
 /// QEMU's virtual nanoseconds per instruction: `-icount shift=0` gives 2^0.
 const ICOUNT_SHIFT: u32 = 0;
-const TARGET: &str = "thumbv7em-none-eabihf";
 
 /// What the board program reported, in the units it reports.
 struct Report {
@@ -143,34 +143,7 @@ fn run() -> Result<(), String> {
 /// Builds the board program with `model` embedded and runs it under QEMU with `-icount`.
 fn build_and_run(workspace: &Path, target_dir: &Path, model: &Path) -> Result<Report, String> {
     let model = fs::canonicalize(model).map_err(|e| format!("{}: {e}", model.display()))?;
-    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let build = Command::new(cargo)
-        .current_dir(workspace)
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "firmware",
-            "--features",
-            "board",
-        ])
-        .args(["--target", TARGET, "--bin", "qemu"])
-        .env("CARGO_TARGET_DIR", target_dir)
-        .env("FMLP_MODEL", &model)
-        .env("FMLP_IMAGES", IMAGES.to_string())
-        // Host flags (e.g. `-C target-cpu=native`) must not reach the Cortex-M build.
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .output()
-        .map_err(|e| format!("cannot start cargo: {e}"))?;
-    if !build.status.success() {
-        return Err(format!(
-            "building the board program for {} failed (is `rustup target add {TARGET}` done?):\n{}",
-            model.display(),
-            String::from_utf8_lossy(&build.stderr)
-        ));
-    }
-    let elf = target_dir.join(TARGET).join("release/qemu");
+    let elf = board::build(workspace, target_dir, &model, IMAGES, None)?;
     let run = Command::new("timeout")
         .args([
             "300",
