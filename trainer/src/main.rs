@@ -227,16 +227,16 @@ fn worker(args: WorkerArgs) -> anyhow::Result<()> {
 fn bench(args: BenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.epochs > 0, "--epochs must be at least 1");
     anyhow::ensure!(args.batch_size > 0, "--batch-size must be at least 1");
+    anyhow::ensure!(
+        args.python.is_none() || args.batch_size == 8,
+        "--python: the PyTorch reference trains at batch 8 only, as the notebook does"
+    );
     let data = FashionMnist::load(args.data.as_deref())?;
     let config = TrainConfig {
         epochs: args.epochs,
         batch_size: args.batch_size,
         ..TrainConfig::default()
     };
-    anyhow::ensure!(
-        args.python.is_none() || args.batch_size == 8,
-        "--python: the PyTorch reference trains at batch 8 only, as the notebook does"
-    );
     let reference = args.python.map(|python| trainer::bench::TorchReference {
         python,
         script: trainer::bench::PYTORCH_SCRIPT.into(),
