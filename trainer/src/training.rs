@@ -286,10 +286,9 @@ pub fn train<'a>(
         };
         history.epochs.push(record);
         progress.line(&format!(
-            "{:<10} Epoch {epoch}/{} - {seconds:.0}s {:.0}us/step - loss: {loss:.4} - \
-                 accuracy: {accuracy:.4} - val_loss: {:.4} - val_accuracy: {:.4}",
-            variant.name(),
-            config.epochs,
+            "{} - {seconds:.0}s {:.0}us/step - loss: {loss:.4} - accuracy: {accuracy:.4} - \
+             val_loss: {:.4} - val_accuracy: {:.4}",
+            epoch_bar_prefix(variant.name(), epoch, config.epochs),
             // Keras 2.3 counts a "step" per sample in this line.
             seconds * 1e6 / n_train as f64,
             score.loss,
