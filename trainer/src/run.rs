@@ -107,7 +107,14 @@ pub fn run(
     multi: &MultiProgress,
 ) -> Result<Vec<VariantRun>, RunError> {
     create_dir(&opts.out)?;
-    let (train_set, val_set) = data.split_validation();
+    // Worker processes load and split their own copy; only threads need one from here.
+    let runner = match &opts.worker {
+        Some(exe) => Runner::Workers(exe),
+        None => {
+            let (train_set, val_set) = data.split_validation();
+            Runner::Threads(train_set, val_set)
+        }
+    };
     let order = schedule(&opts.variants);
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Result<VariantRun, RunError>>>> =
@@ -117,12 +124,12 @@ pub fn run(
             scope.spawn(|| {
                 while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let variant = opts.variants[i];
-                    let result = match &opts.worker {
-                        Some(exe) => run_in_worker(exe, variant, opts, data, multi),
-                        None => run_variant(
+                    let result = match &runner {
+                        Runner::Workers(exe) => run_in_worker(exe, variant, opts, data, multi),
+                        Runner::Threads(train_set, val_set) => run_variant(
                             variant,
                             opts,
-                            (&train_set, &val_set, &data.test),
+                            (train_set, val_set, &data.test),
                             multi.into(),
                         ),
                     };
@@ -142,6 +149,14 @@ pub fn run(
     let rows: Vec<SummaryRow> = runs.iter().map(|r| r.row.clone()).collect();
     write_summary(&rows, &opts.out)?;
     Ok(runs)
+}
+
+/// Where the variants of [`run`] train.
+enum Runner<'a> {
+    /// In `trainer worker` processes started from this executable.
+    Workers(&'a Path),
+    /// In threads of this process, on this training and validation split.
+    Threads(Dataset, Dataset),
 }
 
 /// Indices into `variants`, longest training first (longest-processing-time scheduling): with
