@@ -19,10 +19,10 @@ fn forward_f64(model: &Model<'_>, pixels: &[u8]) -> Vec<f32> {
     let mut x: Vec<f64> = pixels.iter().map(|&p| p as f64 / 255.0).collect();
     for (i, layer) in model.layers().iter().enumerate() {
         let last = i + 1 == model.layers().len();
-        x = layer
-            .weights()
+        let (weights, bias) = layer.params().f32().expect("an f32 model");
+        x = weights
             .chunks_exact(layer.inputs())
-            .zip(layer.bias())
+            .zip(bias)
             .map(|(row, &b)| {
                 let z = b as f64 + row.iter().zip(&x).map(|(w, v)| *w as f64 * v).sum::<f64>();
                 if last { z } else { z.max(0.0) }
@@ -84,16 +84,19 @@ fn export_transposes_burn_weights_to_out_in() {
         for o in 0..n_out {
             for i in 0..n_in {
                 assert_eq!(
-                    layer.weights()[o * n_in + i].to_bits(),
+                    layer.params().f32().unwrap().0[o * n_in + i].to_bits(),
                     dense.weight[i * n_out + o].to_bits()
                 );
             }
         }
-        assert_eq!(layer.bias(), dense.bias.as_slice());
+        assert_eq!(layer.params().f32().unwrap().1, dense.bias.as_slice());
     }
     // And the fold of a BN-free snapshot is exactly that transpose.
     let folded = fold(&t.snapshot).unwrap();
-    assert_eq!(folded[0].weights, model.layers()[0].weights());
+    assert_eq!(
+        folded[0].weights,
+        model.layers()[0].params().f32().unwrap().0
+    );
 }
 
 #[test]

@@ -87,6 +87,13 @@ impl<'m, const CAP: usize> Classifier<'m, CAP> {
     /// [`TooWide`]: model_format::Error::TooWide
     pub fn new(bytes: &'m [u8]) -> Result<Self, Error> {
         let model = Model::from_bytes(bytes)?;
+        if let Some(layer) = model
+            .layers()
+            .iter()
+            .position(|l| l.params().f32().is_none())
+        {
+            return Err(Error::UnsupportedStorage { layer });
+        }
         model.check_contract(INPUTS, CLASSES)?;
         model.check_capacity(CAP)?;
         Ok(Classifier { model })
@@ -132,7 +139,10 @@ impl<'m, const CAP: usize> Classifier<'m, CAP> {
         for layer in self.model.layers() {
             // `check_capacity` guaranteed both sides fit in CAP.
             let out = &mut dst[..layer.outputs()];
-            dense::dense(layer.weights(), layer.bias(), &src[..width], out);
+            // `new` refused every other storage.
+            if let Some((weights, bias)) = layer.params().f32() {
+                dense::dense(weights, bias, &src[..width], out);
+            }
             if layer.activation() == Activation::Relu {
                 activation::relu(out);
             }

@@ -13,6 +13,11 @@ pub enum Error {
         /// Index of the first such input.
         index: usize,
     },
+    /// A layer's storage (f16, int8) is not run by this build yet.
+    UnsupportedStorage {
+        /// Layer index.
+        layer: usize,
+    },
 }
 
 impl From<model_format::Error> for Error {
@@ -26,6 +31,9 @@ impl fmt::Display for Error {
         match self {
             Error::Model(e) => write!(f, "model refused: {e}"),
             Error::NonFiniteInput { index } => write!(f, "input {index} is NaN or infinite"),
+            Error::UnsupportedStorage { layer } => {
+                write!(f, "layer {layer}: this firmware runs f32 layers only")
+            }
         }
     }
 }
@@ -34,7 +42,7 @@ impl core::error::Error for Error {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
             Error::Model(e) => Some(e),
-            Error::NonFiniteInput { .. } => None,
+            Error::NonFiniteInput { .. } | Error::UnsupportedStorage { .. } => None,
         }
     }
 }

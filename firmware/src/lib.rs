@@ -13,7 +13,7 @@
 //! use firmware::{Classifier, Scratch};
 //! # use model_format::{encode, Activation, InputSpec, LayerSpec, ModelSpec, Provenance};
 //! # let (w, b) = (vec![0.0f32; 784 * 10], [0.0f32; 10]);
-//! # let layers = [LayerSpec { inputs: 784, outputs: 10, activation: Activation::Softmax, weights: &w, bias: &b }];
+//! # let layers = [LayerSpec::f32(784, 10, Activation::Softmax, &w, &b)];
 //! # let names = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
 //! # let file = encode(&ModelSpec { variant: "zero", provenance: Provenance { seed: 0, epochs: 0, test_accuracy: 0.1, note: "" },
 //! #     input: InputSpec { width: 28, height: 28, scale: 1.0 / 255.0 }, class_names: &names, layers: &layers }).unwrap();

@@ -30,16 +30,18 @@ fn model(width: u16, height: u16, widths: &[u32]) -> AlignedBytes {
         .windows(2)
         .zip(&params)
         .enumerate()
-        .map(|(k, (s, (w, b)))| LayerSpec {
-            inputs: s[0],
-            outputs: s[1],
-            activation: if k + 2 == sides.len() {
-                Activation::Softmax
-            } else {
-                Activation::Relu
-            },
-            weights: w,
-            bias: b,
+        .map(|(k, (s, (w, b)))| {
+            LayerSpec::f32(
+                s[0],
+                s[1],
+                if k + 2 == sides.len() {
+                    Activation::Softmax
+                } else {
+                    Activation::Relu
+                },
+                w,
+                b,
+            )
         })
         .collect();
     let classes = *widths.last().unwrap() as usize;

@@ -96,21 +96,79 @@ pub enum Error {
         /// Layer index.
         layer: usize,
     },
-    /// A weight or bias block is not where the canonical layout puts it.
+    /// A layer's data block is not where the canonical layout puts it.
     BadOffset {
         /// Layer index.
         layer: usize,
-        /// Offset (in f32 words from the data section start) the layout requires.
+        /// Offset the layout requires, from the data section start: in f32 words in version 1,
+        /// in bytes in version 2.
         expected: u32,
         /// Offset the file declares.
         found: u32,
     },
-    /// The data section does not hold exactly the words the layers declare.
+    /// The data section does not hold exactly the bytes the layers declare (or, when encoding,
+    /// a layer's slices do not match its dimensions and storage).
     DataLengthMismatch {
-        /// Words the layers need.
+        /// Bytes the layers need.
         expected: u64,
-        /// Words present.
+        /// Bytes present.
         found: u64,
+    },
+    /// A version-2 layer names a storage this reader does not know.
+    UnknownStorage {
+        /// Layer index.
+        layer: usize,
+        /// The storage tag in the file.
+        tag: u32,
+    },
+    /// Some layers are int8 and others are not: an int8 model is integer from input to output.
+    MixedStorage {
+        /// The first layer whose storage differs from layer 0's.
+        layer: usize,
+    },
+    /// An int8 scale (input, output or weight) is not finite and > 0.
+    BadScale {
+        /// Layer index.
+        layer: usize,
+    },
+    /// An int8 zero point is outside `[-128, 127]`.
+    BadZeroPoint {
+        /// Layer index.
+        layer: usize,
+        /// The zero point in the file.
+        found: i32,
+    },
+    /// An int8 layer's input quantization is not the previous layer's output quantization
+    /// (for layer 0: not the pixels' `scale` with zero point -128).
+    QuantMismatch {
+        /// Layer index.
+        layer: usize,
+    },
+    /// A requantization multiplier is outside `[2^30, 2^31)`.
+    BadMultiplier {
+        /// Layer index.
+        layer: usize,
+        /// Output row.
+        row: usize,
+    },
+    /// A requantization shift is outside `[MIN_SHIFT, MAX_SHIFT]` of [`quant`](crate::quant).
+    BadShift {
+        /// Layer index.
+        layer: usize,
+        /// Output row.
+        row: usize,
+        /// The shift in the file.
+        found: i32,
+    },
+    /// Padding inside a layer's weights (f16 alignment, int8 tiles) is not zero.
+    NonZeroWeightPadding {
+        /// Layer index.
+        layer: usize,
+    },
+    /// The model would not fit the format's 4 GiB limit (the file length is a `u32`).
+    TooLarge {
+        /// Bytes the file would take.
+        bytes: u64,
     },
     /// A weight or bias is NaN or infinite.
     NonFinite {
@@ -154,7 +212,7 @@ impl fmt::Display for Error {
             }
             Error::UnsupportedVersion { found } => write!(
                 f,
-                "unsupported format version {found} (this reader knows version {})",
+                "unsupported format version {found} (this reader knows versions 1 to {})",
                 crate::VERSION
             ),
             Error::LengthMismatch { expected, found } => write!(
@@ -220,8 +278,50 @@ impl fmt::Display for Error {
             ),
             Error::DataLengthMismatch { expected, found } => write!(
                 f,
-                "data section holds {found} f32 words, the layers need {expected}"
+                "data section holds {found} bytes, the layers need {expected}"
             ),
+            Error::UnknownStorage { layer, tag } => {
+                write!(
+                    f,
+                    "layer {layer}: unknown storage tag {tag} (0 f32, 1 f16, 2 int8)"
+                )
+            }
+            Error::MixedStorage { layer } => write!(
+                f,
+                "layer {layer}: int8 and float layers are mixed (an int8 model is int8 throughout)"
+            ),
+            Error::BadScale { layer } => {
+                write!(f, "layer {layer}: an int8 scale is not finite and > 0")
+            }
+            Error::BadZeroPoint { layer, found } => {
+                write!(
+                    f,
+                    "layer {layer}: int8 zero point {found} is outside [-128, 127]"
+                )
+            }
+            Error::QuantMismatch { layer } => write!(
+                f,
+                "layer {layer}: input quantization differs from what the previous stage gives"
+            ),
+            Error::BadMultiplier { layer, row } => write!(
+                f,
+                "layer {layer}, row {row}: requantization multiplier outside [2^30, 2^31)"
+            ),
+            Error::BadShift { layer, row, found } => write!(
+                f,
+                "layer {layer}, row {row}: requantization shift {found} outside [{}, {}]",
+                crate::quant::MIN_SHIFT,
+                crate::quant::MAX_SHIFT
+            ),
+            Error::NonZeroWeightPadding { layer } => {
+                write!(f, "layer {layer}: padding inside the weights is not zero")
+            }
+            Error::TooLarge { bytes } => {
+                write!(
+                    f,
+                    "a model of {bytes} bytes exceeds the format's 4 GiB limit"
+                )
+            }
             Error::NonFinite { layer, index } => {
                 write!(f, "layer {layer}: parameter {index} is NaN or infinite")
             }

@@ -2,8 +2,9 @@
 //! and the no_std firmware.
 //!
 //! `no_std` and allocation-free by default: [`Model::from_bytes`] checks a file once (magic,
-//! version, length, CRC-32, header, layer shapes, finiteness) and then lends out the weights
-//! **in place** as `&[f32]` borrowed from the file bytes, so a device reads them straight from
+//! version, length, CRC-32, header, layer shapes, finiteness, int8 ranges) and then lends out
+//! the parameters **in place** in their storage ([`Params`]: f32, f16 or TFLite-style int8)
+//! borrowed from the file bytes, so a device reads them straight from
 //! flash and its RAM use does not grow with the parameter count. The `std` feature adds
 //! `encode` (used by the trainer) and `AlignedBytes` for reading files on a host.
 //!
@@ -22,7 +23,8 @@
 //! let model = Model::from_bytes(&FILE.0)?;
 //! assert_eq!(model.class_names(), &["off", "on"]);
 //! assert_eq!(model.layers()[1].activation(), Activation::Softmax);
-//! assert_eq!(model.layers()[1].bias(), &[0.125, -0.125]); // borrowed from FILE, not copied
+//! let (_weights, bias) = model.layers()[1].params().f32().unwrap(); // borrowed from FILE
+//! assert_eq!(bias, &[0.125, -0.125]);
 //! # Ok::<(), model_format::Error>(())
 //! ```
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
@@ -35,7 +37,10 @@ compile_error!(
 );
 
 mod error;
+mod header;
+mod layout;
 mod model;
+pub mod quant;
 mod wire;
 
 // The encoder needs `Vec`: built with the `std` feature, and in this crate's own test builds.
@@ -45,20 +50,24 @@ mod aligned;
 mod encode;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_v2;
 
 pub use error::Error;
-pub use model::{Layer, Model};
-pub use wire::{Activation, InputSpec, Provenance, WeightLayout};
+pub use layout::{INT8_TILE, int8_weight_index, round4};
+pub use model::{Int8Params, Layer, Model, Params};
+pub use wire::{Activation, InputSpec, PIXEL_ZERO_POINT, Provenance, Quant, Storage, WeightLayout};
 
 #[cfg(any(test, feature = "std"))]
 pub use aligned::AlignedBytes;
 #[cfg(any(test, feature = "std"))]
-pub use encode::{LayerSpec, ModelSpec, encode};
+pub use encode::{LayerSpec, ModelSpec, block_int8, encode};
 
 /// The first four bytes of every model file.
 pub const MAGIC: [u8; 4] = *b"FMLP";
-/// The format version this crate writes and the only one it reads.
-pub const VERSION: u16 = 1;
+/// The newest format version: this crate reads versions 1 to `VERSION`, and writes version 1
+/// for an all-f32 model (so older readers keep reading it) and `VERSION` otherwise.
+pub const VERSION: u16 = 2;
 /// Bytes before the postcard header: magic (4), version (2), header length (2), file length (4).
 pub const PREAMBLE_LEN: usize = 12;
 /// Bytes of the CRC-32 trailer.

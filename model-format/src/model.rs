@@ -1,24 +1,113 @@
-//! Decoding and checking a model file, and the borrowed view the firmware computes with.
+//! Checking a model file, and the borrowed view the firmware computes with.
+//!
+//! Two steps: [`decode`](crate::header) reads the header into plain descriptions (the wire
+//! format of each version), then [`bind`] checks how they chain and lends each layer its
+//! parameters from the data section.
 
-use serde::Deserialize;
+use crate::header::{Desc, Header, Offsets};
+use crate::layout::{BlockLayout, int8_weight_index, round4};
+use crate::quant::{MAX_SHIFT, MIN_MULTIPLIER, MIN_SHIFT};
+use crate::wire::{Activation, InputSpec, Provenance, Quant, Storage};
+use crate::{CHECKSUM_LEN, CRC32, Error, MAGIC, MAX_LAYERS, PREAMBLE_LEN, VERSION, align4};
 
-use crate::wire::{Activation, InputSpec, LayerDesc, Provenance, WeightLayout};
-use crate::{
-    CHECKSUM_LEN, CRC32, Error, MAGIC, MAX_CLASSES, MAX_LAYERS, MAX_STR_LEN, PREAMBLE_LEN, VERSION,
-    align4,
-};
+/// The parameters of an int8 layer (TFLite's int8 scheme), borrowed from the file.
+///
+/// For row `o`: `acc = bias[o] + Σ_i weight(o, i) · (x[i] − input.zero_point)`, then
+/// `y = output.zero_point + multiply_by_quantized_multiplier(acc, multiplier[o], shift[o])`
+/// (see [`quant`](crate::quant)), clamped to `[-128, 127]`, and for ReLU to
+/// `[output.zero_point, 127]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Int8Params<'a> {
+    /// The quantization of the layer's input.
+    pub input: Quant,
+    /// The quantization of the layer's output.
+    pub output: Quant,
+    /// # Shapes
+    /// The blocked layout of [`int8_weight_index`](crate::int8_weight_index):
+    /// `round4(outputs) · round4(inputs)` bytes, padding zero.
+    pub weights: &'a [i8],
+    /// # Shapes
+    /// `[outputs]`, in units of `input.scale · weight_scale[o]`.
+    pub bias: &'a [i32],
+    /// # Shapes
+    /// `[outputs]`, each in `[2^30, 2^31)`: the Q31 mantissa of
+    /// `input.scale · weight_scale[o] / output.scale`.
+    pub multiplier: &'a [i32],
+    /// # Shapes
+    /// `[outputs]`, each in `[MIN_SHIFT, MAX_SHIFT]`: that real's power of two.
+    pub shift: &'a [i32],
+    /// # Shapes
+    /// `[outputs]`: the real value of weight `q` in row `o` is `q · weight_scale[o]`
+    /// (symmetric, zero point 0). Not needed on a device; kept for tools.
+    pub weight_scale: &'a [f32],
+}
+
+impl Int8Params<'_> {
+    /// Weight `[o][i]` of a layer with `inputs` inputs (0 for padding).
+    ///
+    /// # Panics
+    /// If `(o, i)` lies outside the padded matrix.
+    pub fn weight(&self, o: usize, i: usize, inputs: usize) -> i8 {
+        self.weights[int8_weight_index(o, i, inputs)]
+    }
+}
+
+/// A layer's parameters in its storage, borrowed from the file bytes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Params<'a> {
+    /// f32 weights and biases.
+    F32 {
+        /// # Shapes
+        /// `[outputs][inputs]`, row-major: row `o` is the contiguous dot-product partner of the
+        /// input vector for output `o` (PyTorch's `nn.Linear.weight` as is; the transpose of a
+        /// Keras kernel or a burn `Linear` weight).
+        weights: &'a [f32],
+        /// # Shapes
+        /// `[outputs]`.
+        bias: &'a [f32],
+    },
+    /// IEEE binary16 weights (bit patterns), f32 biases.
+    F16 {
+        /// # Shapes
+        /// `[outputs][inputs]`, row-major, as for `F32`.
+        weights: &'a [u16],
+        /// # Shapes
+        /// `[outputs]`.
+        bias: &'a [f32],
+    },
+    /// int8 weights and activations.
+    Int8(Int8Params<'a>),
+}
+
+impl<'a> Params<'a> {
+    /// `(weights, bias)` of f32 parameters; `None` for other storages.
+    pub const fn f32(&self) -> Option<(&'a [f32], &'a [f32])> {
+        match *self {
+            Params::F32 { weights, bias } => Some((weights, bias)),
+            _ => None,
+        }
+    }
+
+    /// The storage these parameters are in.
+    pub const fn storage(&self) -> Storage {
+        match self {
+            Params::F32 { .. } => Storage::F32,
+            Params::F16 { .. } => Storage::F16,
+            Params::Int8(_) => Storage::Int8,
+        }
+    }
+}
 
 /// One dense layer, its parameters borrowed from the file bytes.
 ///
-/// Invariants (checked by [`Model::from_bytes`]): `inputs > 0`, `outputs > 0`,
-/// `weights().len() == inputs * outputs`, `bias().len() == outputs`, every value finite.
+/// Invariants (checked by [`Model::from_bytes`]): `inputs > 0`, `outputs > 0`, the parameter
+/// slices have the lengths their storage gives, every float finite, every int8 field in range.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Layer<'a> {
     inputs: usize,
     outputs: usize,
     activation: Activation,
-    weights: &'a [f32],
-    bias: &'a [f32],
+    params: Params<'a>,
 }
 
 impl<'a> Layer<'a> {
@@ -26,8 +115,10 @@ impl<'a> Layer<'a> {
         inputs: 0,
         outputs: 0,
         activation: Activation::None,
-        weights: &[],
-        bias: &[],
+        params: Params::F32 {
+            weights: &[],
+            bias: &[],
+        },
     };
 
     /// Inputs of the layer.
@@ -45,27 +136,19 @@ impl<'a> Layer<'a> {
         self.activation
     }
 
-    /// The weight matrix, in place.
-    ///
-    /// # Shapes
-    /// `[outputs][inputs]`, row-major ([`WeightLayout::RowMajorOutIn`]): row `o` is the
-    /// contiguous dot-product partner of the input vector for output `o`.
-    pub const fn weights(&self) -> &'a [f32] {
-        self.weights
+    /// The parameters, in place.
+    pub const fn params(&self) -> &Params<'a> {
+        &self.params
     }
 
-    /// The biases, in place.
-    ///
-    /// # Shapes
-    /// `[outputs]`.
-    pub const fn bias(&self) -> &'a [f32] {
-        self.bias
+    /// How the parameters are stored.
+    pub const fn storage(&self) -> Storage {
+        self.params.storage()
     }
 
-    /// The layout of [`weights`](Self::weights); always [`WeightLayout::RowMajorOutIn`] in
-    /// format version 1.
-    pub const fn layout(&self) -> WeightLayout {
-        WeightLayout::RowMajorOutIn
+    /// Weights plus biases (the real ones, not the padding).
+    pub const fn param_count(&self) -> usize {
+        self.inputs * self.outputs + self.outputs
     }
 }
 
@@ -74,13 +157,9 @@ impl<'a> Layer<'a> {
 /// Built only by [`Model::from_bytes`], so every invariant a device relies on holds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Model<'a> {
-    variant: &'a str,
-    provenance: Provenance<'a>,
-    input: InputSpec,
-    class_names: [&'a str; MAX_CLASSES],
-    class_count: usize,
+    version: u16,
+    header: Header<'a>,
     layers: [Layer<'a>; MAX_LAYERS],
-    layer_count: usize,
 }
 
 impl<'a> Model<'a> {
@@ -88,116 +167,23 @@ impl<'a> Model<'a> {
     ///
     /// Checks, in this order: length of the fixed parts, magic, version, recorded file length,
     /// CRC-32, header bounds and padding, the postcard header (string lengths, class and layer
-    /// counts), the input spec, that layer shapes chain from the input to the class count, that
-    /// each block sits at its canonical offset and the data section has exactly the words
-    /// declared, 4-byte alignment, and that every weight and bias is finite.
+    /// counts, storage tags), the input spec, that layer shapes chain from the input to the
+    /// class count, that int8 layers form the whole model and their quantizations chain, that
+    /// each block sits at its canonical offset and the data section has exactly the bytes
+    /// declared, 4-byte alignment, and each layer's values (finite floats, int8 ranges, zero
+    /// padding). `FORMAT.md` lists every check.
     ///
     /// # Errors
     /// The first check that fails, as an [`Error`] with its context. Arbitrary bytes give an
     /// error, never a panic, and the work is linear in `bytes.len()`.
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Self, Error> {
-        let (header, data) = split_file(bytes)?;
-        let mut cur = header;
-
-        let variant: &str = take_str(&mut cur)?;
-        let provenance: Provenance<'a> = take(&mut cur)?;
-        check_str(provenance.note)?;
-        if !(0.0..=1.0).contains(&provenance.test_accuracy) {
-            return Err(Error::BadProvenance);
-        }
-        let input: InputSpec = take(&mut cur)?;
-        if input.pixels() == 0 || !input.scale.is_finite() || input.scale <= 0.0 {
-            return Err(Error::BadInput);
-        }
-
-        let class_count = take_count(&mut cur, MAX_CLASSES, |found| Error::BadClassCount {
-            found,
-        })?;
-        let mut class_names = [""; MAX_CLASSES];
-        for name in &mut class_names[..class_count] {
-            *name = take_str(&mut cur)?;
-        }
-
-        let layer_count = take_count(&mut cur, MAX_LAYERS, |found| Error::BadLayerCount { found })?;
-        let mut descs = [None; MAX_LAYERS];
-        for desc in &mut descs[..layer_count] {
-            *desc = Some(take::<LayerDesc>(&mut cur)?);
-        }
-        if !cur.is_empty() {
-            return Err(Error::TrailingHeaderBytes { found: cur.len() });
-        }
-
-        let words = (data.len() / 4) as u64;
-        let mut expected_inputs = input.pixels();
-        let mut cursor: u64 = 0;
-        for (layer, desc) in descs[..layer_count].iter().flatten().enumerate() {
-            if desc.inputs == 0 || desc.outputs == 0 {
-                return Err(Error::EmptyLayer { layer });
-            }
-            if desc.inputs != expected_inputs {
-                return Err(Error::ShapeMismatch {
-                    layer,
-                    expected: expected_inputs,
-                    found: desc.inputs,
-                });
-            }
-            if desc.activation == Activation::Softmax && layer + 1 != layer_count {
-                return Err(Error::BadActivation { layer });
-            }
-            check_offset(layer, cursor, desc.weights_offset)?;
-            cursor = cursor.saturating_add(u64::from(desc.inputs) * u64::from(desc.outputs));
-            check_offset(layer, cursor, desc.bias_offset)?;
-            cursor = cursor.saturating_add(u64::from(desc.outputs));
-            if cursor > words {
-                return Err(Error::DataLengthMismatch {
-                    expected: cursor,
-                    found: words,
-                });
-            }
-            expected_inputs = desc.outputs;
-        }
-        if expected_inputs as usize != class_count {
-            return Err(Error::ClassMismatch {
-                expected: class_count as u32,
-                found: expected_inputs,
-            });
-        }
-        if cursor != words || data.len() % 4 != 0 {
-            return Err(Error::DataLengthMismatch {
-                expected: cursor,
-                found: words,
-            });
-        }
-
-        let floats: &'a [f32] = bytemuck::try_cast_slice(data).map_err(|_| Error::Misaligned)?;
-        let mut layers = [Layer::EMPTY; MAX_LAYERS];
-        for (layer, (slot, desc)) in layers.iter_mut().zip(descs.iter().flatten()).enumerate() {
-            let (inputs, outputs) = (desc.inputs as usize, desc.outputs as usize);
-            // Offsets and lengths were checked against `words` above, so these ranges are in bounds.
-            let w_start = desc.weights_offset as usize;
-            let b_start = desc.bias_offset as usize;
-            let weights = &floats[w_start..w_start + inputs * outputs];
-            let bias = &floats[b_start..b_start + outputs];
-            if let Some(index) = weights.iter().chain(bias).position(|v| !v.is_finite()) {
-                return Err(Error::NonFinite { layer, index });
-            }
-            *slot = Layer {
-                inputs,
-                outputs,
-                activation: desc.activation,
-                weights,
-                bias,
-            };
-        }
-
+        let (version, header, data) = split_file(bytes)?;
+        let header = Header::decode(version, header)?;
+        let layers = bind(&header, data)?;
         Ok(Model {
-            variant,
-            provenance,
-            input,
-            class_names,
-            class_count,
+            version,
+            header,
             layers,
-            layer_count,
         })
     }
 
@@ -218,13 +204,14 @@ impl<'a> Model<'a> {
         }
     }
 
-    /// Checks that every layer's inputs and outputs fit activation buffers of `capacity` values.
+    /// Checks that every layer's inputs and outputs fit activation buffers of `capacity` values
+    /// (for int8 layers, both sides rounded up to a multiple of 4: the kernel reads whole tiles).
     ///
     /// # Errors
     /// [`Error::TooWide`] naming the first layer that does not fit.
     pub fn check_capacity(&self, capacity: usize) -> Result<(), Error> {
         for (layer, l) in self.layers().iter().enumerate() {
-            let width = l.inputs.max(l.outputs);
+            let width = layer_width(l);
             if width > capacity {
                 return Err(Error::TooWide {
                     layer,
@@ -236,29 +223,39 @@ impl<'a> Model<'a> {
         Ok(())
     }
 
+    /// The format version of the file (1 or 2).
+    pub const fn version(&self) -> u16 {
+        self.version
+    }
+
     /// The variant name the trainer gave (`vanilla`, `bn`, ...).
     pub const fn variant(&self) -> &'a str {
-        self.variant
+        self.header.variant
     }
 
     /// Seed, epochs, test accuracy and note recorded at export.
     pub const fn provenance(&self) -> &Provenance<'a> {
-        &self.provenance
+        &self.header.provenance
     }
 
     /// The input contract.
     pub const fn input(&self) -> &InputSpec {
-        &self.input
+        &self.header.input
     }
 
     /// Class names in output order.
     pub fn class_names(&self) -> &[&'a str] {
-        &self.class_names[..self.class_count]
+        &self.header.class_names[..self.header.class_count]
     }
 
     /// The dense layers in order (at least one).
     pub fn layers(&self) -> &[Layer<'a>] {
-        &self.layers[..self.layer_count]
+        &self.layers[..self.header.layer_count]
+    }
+
+    /// Whether the model computes in integers ([`Storage::Int8`]; then every layer is int8).
+    pub fn is_int8(&self) -> bool {
+        self.layers[0].storage() == Storage::Int8
     }
 
     /// Inputs of the first layer.
@@ -268,29 +265,32 @@ impl<'a> Model<'a> {
 
     /// Outputs of the last layer (the number of classes).
     pub const fn classes(&self) -> usize {
-        self.class_count
+        self.header.class_count
     }
 
-    /// The widest layer side (inputs or outputs): the activation buffer capacity it needs.
+    /// The activation buffer capacity the model needs: its widest layer side, for int8
+    /// rounded up to a multiple of 4 (see [`check_capacity`](Self::check_capacity)).
     pub fn max_width(&self) -> usize {
-        self.layers()
-            .iter()
-            .map(|l| l.inputs.max(l.outputs))
-            .max()
-            .unwrap_or(0)
+        self.layers().iter().map(layer_width).max().unwrap_or(0)
     }
 
     /// Weights plus biases over all layers.
     pub fn param_count(&self) -> usize {
-        self.layers()
-            .iter()
-            .map(|l| l.weights.len() + l.bias.len())
-            .sum()
+        self.layers().iter().map(Layer::param_count).sum()
     }
 }
 
-/// Checks the fixed parts and returns `(header bytes, data section bytes)`.
-fn split_file(bytes: &[u8]) -> Result<(&[u8], &[u8]), Error> {
+fn layer_width(l: &Layer<'_>) -> usize {
+    let width = l.inputs.max(l.outputs);
+    if l.storage() == Storage::Int8 {
+        round4(width)
+    } else {
+        width
+    }
+}
+
+/// Checks the fixed parts and returns `(version, header bytes, data section bytes)`.
+fn split_file(bytes: &[u8]) -> Result<(u16, &[u8], &[u8]), Error> {
     if bytes.len() < PREAMBLE_LEN + CHECKSUM_LEN {
         return Err(Error::TooShort { found: bytes.len() });
     }
@@ -299,7 +299,7 @@ fn split_file(bytes: &[u8]) -> Result<(&[u8], &[u8]), Error> {
         return Err(Error::BadMagic { found: magic });
     }
     let version = u16::from_le_bytes([bytes[4], bytes[5]]);
-    if version != VERSION {
+    if !(1..=VERSION).contains(&version) {
         return Err(Error::UnsupportedVersion { found: version });
     }
     let header_len = u16::from_le_bytes([bytes[6], bytes[7]]);
@@ -327,44 +327,260 @@ fn split_file(bytes: &[u8]) -> Result<(&[u8], &[u8]), Error> {
     if body[header_end..data_start].iter().any(|&b| b != 0) {
         return Err(Error::NonZeroPadding);
     }
-    Ok((&body[PREAMBLE_LEN..header_end], &body[data_start..]))
+    Ok((
+        version,
+        &body[PREAMBLE_LEN..header_end],
+        &body[data_start..],
+    ))
 }
 
-fn take<'a, T: Deserialize<'a>>(cur: &mut &'a [u8]) -> Result<T, Error> {
-    let (value, rest) = postcard::take_from_bytes(cur).map_err(|_| Error::MalformedHeader)?;
-    *cur = rest;
-    Ok(value)
+/// Checks how the layers chain and lends each its parameters from `data`.
+fn bind<'a>(header: &Header<'a>, data: &'a [u8]) -> Result<[Layer<'a>; MAX_LAYERS], Error> {
+    let descs = header.layers();
+    check_chain(header, descs)?;
+    let mut layers = [Layer::EMPTY; MAX_LAYERS];
+    let mut cursor: u64 = 0;
+    let total = data.len() as u64;
+    for (layer, (slot, desc)) in layers.iter_mut().zip(descs).enumerate() {
+        let block = BlockLayout::new(desc.storage, desc.inputs, desc.outputs);
+        check_offset(layer, cursor, block, desc.offsets)?;
+        let end = cursor.saturating_add(block.len());
+        if end > total {
+            return Err(Error::DataLengthMismatch {
+                expected: end,
+                found: total,
+            });
+        }
+        // `cursor ≤ end ≤ data.len()`, so both fit in usize and the range is in bounds.
+        let bytes = &data[cursor as usize..end as usize];
+        *slot = bind_layer(layer, desc, block, bytes)?;
+        cursor = end;
+    }
+    if cursor != total {
+        return Err(Error::DataLengthMismatch {
+            expected: cursor,
+            found: total,
+        });
+    }
+    Ok(layers)
 }
 
-fn take_str<'a>(cur: &mut &'a [u8]) -> Result<&'a str, Error> {
-    let s: &'a str = take(cur)?;
-    check_str(s)?;
-    Ok(s)
-}
-
-fn check_str(s: &str) -> Result<(), Error> {
-    if s.len() > MAX_STR_LEN {
-        return Err(Error::StringTooLong { found: s.len() });
+/// Shapes chain from the input to the classes; softmax only last; int8 all or nothing, with
+/// each layer's input quantization the previous output's (the pixels' for layer 0).
+fn check_chain(header: &Header<'_>, descs: &[Desc]) -> Result<(), Error> {
+    let mut expected_inputs = header.input.pixels();
+    let mut expected_quant = header.input.int8_quant();
+    let int8 = descs[0].storage == Storage::Int8;
+    for (layer, desc) in descs.iter().enumerate() {
+        if desc.inputs == 0 || desc.outputs == 0 {
+            return Err(Error::EmptyLayer { layer });
+        }
+        if desc.inputs != expected_inputs {
+            return Err(Error::ShapeMismatch {
+                layer,
+                expected: expected_inputs,
+                found: desc.inputs,
+            });
+        }
+        if desc.activation == Activation::Softmax && layer + 1 != descs.len() {
+            return Err(Error::BadActivation { layer });
+        }
+        if (desc.storage == Storage::Int8) != int8 {
+            return Err(Error::MixedStorage { layer });
+        }
+        if let Some((input, output)) = desc.quant {
+            for q in [input, output] {
+                check_quant(layer, q)?;
+            }
+            if !same_quant(input, expected_quant) {
+                return Err(Error::QuantMismatch { layer });
+            }
+            expected_quant = output;
+        }
+        expected_inputs = desc.outputs;
+    }
+    if expected_inputs as usize != header.class_count {
+        return Err(Error::ClassMismatch {
+            expected: header.class_count as u32,
+            found: expected_inputs,
+        });
     }
     Ok(())
 }
 
-/// A postcard sequence length (a varint), read as `u32` on every target and bounded by `max`.
-fn take_count(cur: &mut &[u8], max: usize, err: fn(usize) -> Error) -> Result<usize, Error> {
-    let n = take::<u32>(cur)? as usize;
-    if n == 0 || n > max {
-        return Err(err(n));
+fn check_quant(layer: usize, q: Quant) -> Result<(), Error> {
+    if !(q.scale.is_finite() && q.scale > 0.0) {
+        return Err(Error::BadScale { layer });
     }
-    Ok(n)
+    if !(-128..=127).contains(&q.zero_point) {
+        return Err(Error::BadZeroPoint {
+            layer,
+            found: q.zero_point,
+        });
+    }
+    Ok(())
 }
 
-fn check_offset(layer: usize, expected: u64, found: u32) -> Result<(), Error> {
+/// Bit equality: a reader must not depend on how a float compares.
+fn same_quant(a: Quant, b: Quant) -> bool {
+    a.scale.to_bits() == b.scale.to_bits() && a.zero_point == b.zero_point
+}
+
+fn check_offset(
+    layer: usize,
+    cursor: u64,
+    block: BlockLayout,
+    found: Offsets,
+) -> Result<(), Error> {
+    let (expected, found) = match found {
+        // Version 1 counts f32 words; its blocks are f32 weights then f32 biases.
+        Offsets::V1 { weights, bias } => {
+            let w = cursor / 4;
+            if u64::from(weights) != w {
+                (w, weights)
+            } else {
+                (w + block.weights / 4, bias)
+            }
+        }
+        Offsets::V2 { block } => (cursor, block),
+    };
     if u64::from(found) != expected {
         return Err(Error::BadOffset {
             layer,
             expected: u32::try_from(expected).unwrap_or(u32::MAX),
             found,
         });
+    }
+    Ok(())
+}
+
+/// Lends one layer its parameters from its block (`bytes.len() == block.len()`) and checks
+/// their values.
+fn bind_layer<'a>(
+    layer: usize,
+    desc: &Desc,
+    block: BlockLayout,
+    bytes: &'a [u8],
+) -> Result<Layer<'a>, Error> {
+    let (inputs, outputs) = (desc.inputs as usize, desc.outputs as usize);
+    // The block's length was checked, so these splits are in bounds.
+    let (weight_bytes, rows) = bytes.split_at(block.weights as usize);
+    let rows: &'a [u32] = bytemuck::try_cast_slice(rows).map_err(|_| Error::Misaligned)?;
+    let row = |k: usize| &rows[k * outputs..(k + 1) * outputs];
+    let bias_f32: &'a [f32] = bytemuck::cast_slice(row(0));
+    let params = match desc.storage {
+        Storage::F32 => {
+            let weights: &'a [f32] =
+                bytemuck::try_cast_slice(weight_bytes).map_err(|_| Error::Misaligned)?;
+            check_finite(layer, weights.iter().chain(bias_f32).copied())?;
+            Params::F32 {
+                weights,
+                bias: bias_f32,
+            }
+        }
+        Storage::F16 => {
+            let (used, pad) = weight_bytes.split_at(block.weights_used as usize);
+            if pad.iter().any(|&b| b != 0) {
+                return Err(Error::NonZeroWeightPadding { layer });
+            }
+            let weights: &'a [u16] =
+                bytemuck::try_cast_slice(used).map_err(|_| Error::Misaligned)?;
+            // binary16 exponent all ones: infinity or NaN.
+            if let Some(index) = weights.iter().position(|w| w & 0x7c00 == 0x7c00) {
+                return Err(Error::NonFinite { layer, index });
+            }
+            check_finite(layer, bias_f32.iter().copied())
+                .map_err(|e| shift_index(e, weights.len()))?;
+            Params::F16 {
+                weights,
+                bias: bias_f32,
+            }
+        }
+        Storage::Int8 => {
+            let (input, output) = desc.quant.unwrap_or((header_quant(), header_quant()));
+            let weights: &'a [i8] = bytemuck::cast_slice(weight_bytes);
+            check_int8_padding(layer, weights, inputs, outputs)?;
+            let p = Int8Params {
+                input,
+                output,
+                weights,
+                bias: bytemuck::cast_slice(row(0)),
+                multiplier: bytemuck::cast_slice(row(1)),
+                shift: bytemuck::cast_slice(row(2)),
+                weight_scale: bytemuck::cast_slice(row(3)),
+            };
+            check_requant(layer, &p)?;
+            Params::Int8(p)
+        }
+    };
+    Ok(Layer {
+        inputs,
+        outputs,
+        activation: desc.activation,
+        params,
+    })
+}
+
+/// Never reached: a decoded int8 layer always carries its quantization.
+const fn header_quant() -> Quant {
+    Quant {
+        scale: 1.0,
+        zero_point: 0,
+    }
+}
+
+fn check_finite(layer: usize, values: impl Iterator<Item = f32>) -> Result<(), Error> {
+    let mut values = values;
+    match values.position(|v| !v.is_finite()) {
+        Some(index) => Err(Error::NonFinite { layer, index }),
+        None => Ok(()),
+    }
+}
+
+/// Renumbers a bias index to follow `weights` weights (the `NonFinite` convention).
+fn shift_index(e: Error, weights: usize) -> Error {
+    match e {
+        Error::NonFinite { layer, index } => Error::NonFinite {
+            layer,
+            index: weights + index,
+        },
+        other => other,
+    }
+}
+
+fn check_int8_padding(
+    layer: usize,
+    weights: &[i8],
+    inputs: usize,
+    outputs: usize,
+) -> Result<(), Error> {
+    let (i4, o4) = (round4(inputs), round4(outputs));
+    for o in 0..o4 {
+        let pad_cols = if o < outputs { inputs..i4 } else { 0..i4 };
+        for i in pad_cols {
+            if weights[int8_weight_index(o, i, inputs)] != 0 {
+                return Err(Error::NonZeroWeightPadding { layer });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_requant(layer: usize, p: &Int8Params<'_>) -> Result<(), Error> {
+    for (row, (&m, &s)) in p.multiplier.iter().zip(p.shift).enumerate() {
+        if m < MIN_MULTIPLIER {
+            return Err(Error::BadMultiplier { layer, row });
+        }
+        if !(MIN_SHIFT..=MAX_SHIFT).contains(&s) {
+            return Err(Error::BadShift {
+                layer,
+                row,
+                found: s,
+            });
+        }
+    }
+    if p.weight_scale.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+        return Err(Error::BadScale { layer });
     }
     Ok(())
 }

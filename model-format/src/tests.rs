@@ -28,20 +28,8 @@ const B1: [f32; 2] = [0.125, -0.125];
 
 fn tiny_layers() -> [LayerSpec<'static>; 2] {
     [
-        LayerSpec {
-            inputs: 4,
-            outputs: 3,
-            activation: Activation::Relu,
-            weights: &W0,
-            bias: &B0,
-        },
-        LayerSpec {
-            inputs: 3,
-            outputs: 2,
-            activation: Activation::Softmax,
-            weights: &W1,
-            bias: &B1,
-        },
+        LayerSpec::f32(4, 3, Activation::Relu, &W0, &B0),
+        LayerSpec::f32(3, 2, Activation::Softmax, &W1, &B1),
     ]
 }
 
@@ -73,20 +61,8 @@ fn small() -> AlignedBytes {
     let w0: Vec<f32> = (0..16 * 8).map(|i| (i as f32 - 60.0) / 64.0).collect();
     let w1: Vec<f32> = (0..8 * 4).map(|i| (i as f32 - 16.0) / 8.0).collect();
     let layers = [
-        LayerSpec {
-            inputs: 16,
-            outputs: 8,
-            activation: Activation::Relu,
-            weights: &w0,
-            bias: &[0.5; 8],
-        },
-        LayerSpec {
-            inputs: 8,
-            outputs: 4,
-            activation: Activation::Softmax,
-            weights: &w1,
-            bias: &[-0.25; 4],
-        },
+        LayerSpec::f32(16, 8, Activation::Relu, &w0, &[0.5; 8]),
+        LayerSpec::f32(8, 4, Activation::Softmax, &w1, &[-0.25; 4]),
     ];
     encode(&ModelSpec {
         variant: "small",
@@ -107,8 +83,22 @@ fn small() -> AlignedBytes {
     .expect("small model encodes")
 }
 
+/// The f32 `(weights, bias)` of a layer that must be f32.
+fn f32s<'a>(l: &Layer<'a>) -> (&'a [f32], &'a [f32]) {
+    l.params().f32().expect("an f32 layer")
+}
+
+/// Replaces the weights or the bias of an f32 layer spec.
+fn set_f32<'s>(l: &mut LayerSpec<'s>, weights: Option<&'s [f32]>, bias: Option<&'s [f32]>) {
+    let (w, b) = l.params.f32().expect("an f32 layer spec");
+    l.params = Params::F32 {
+        weights: weights.unwrap_or(w),
+        bias: bias.unwrap_or(b),
+    };
+}
+
 /// Decodes bytes copied into aligned storage (a sub-slice of an aligned buffer is not).
-fn decode(bytes: &[u8]) -> Result<(), Error> {
+pub(super) fn decode(bytes: &[u8]) -> Result<(), Error> {
     Model::from_bytes(&AlignedBytes::from_slice(bytes)).map(|_| ())
 }
 
@@ -144,10 +134,10 @@ fn golden_decodes_to_the_spec() {
         (l1.inputs(), l1.outputs(), l1.activation()),
         (3, 2, Activation::Softmax)
     );
-    assert_eq!(l0.weights(), &W0);
-    assert_eq!(l0.bias(), &B0);
-    assert_eq!(l1.weights(), &W1);
-    assert_eq!(l1.bias(), &B1);
+    assert_eq!(f32s(&l0).0, &W0);
+    assert_eq!(f32s(&l0).1, &B0);
+    assert_eq!(f32s(&l1).0, &W1);
+    assert_eq!(f32s(&l1).1, &B1);
     assert_eq!(m.param_count(), 12 + 3 + 6 + 2);
     assert_eq!(m.max_width(), 4);
     assert_eq!(m.inputs(), 4);
@@ -160,8 +150,8 @@ fn weights_are_borrowed_in_place() {
     let m = Model::from_bytes(&bytes).unwrap();
     let range = bytes.as_bytes().as_ptr_range();
     for l in m.layers() {
-        assert!(range.contains(&l.weights().as_ptr().cast()));
-        assert!(range.contains(&l.bias().as_ptr().cast()));
+        assert!(range.contains(&f32s(l).0.as_ptr().cast()));
+        assert!(range.contains(&f32s(l).1.as_ptr().cast()));
     }
 }
 
@@ -198,9 +188,14 @@ fn preamble_errors_are_specific() {
     let mut b = good.clone();
     b[0] = b'X';
     assert_eq!(decode(&b), Err(Error::BadMagic { found: *b"XMLP" }));
-    let mut b = good.clone();
-    b[4] = 2;
-    assert_eq!(decode(&b), Err(Error::UnsupportedVersion { found: 2 }));
+    for version in [0, VERSION + 1, u16::MAX] {
+        let mut b = good.clone();
+        b[4..6].copy_from_slice(&version.to_le_bytes());
+        assert_eq!(
+            decode(&b),
+            Err(Error::UnsupportedVersion { found: version })
+        );
+    }
     assert_eq!(
         decode(&good[..100]),
         Err(Error::LengthMismatch {
@@ -231,7 +226,7 @@ fn misaligned_bytes_are_refused() {
 fn encoder_refuses_what_a_device_could_not_run() {
     let mut layers = tiny_layers();
     layers[1].inputs = 4; // 3 outputs feed a layer that claims 4 inputs
-    layers[1].weights = &[0.0; 8];
+    set_f32(&mut layers[1], Some(&[0.0; 8]), None);
     assert_eq!(
         encode(&tiny_spec(&layers)).err(),
         Some(Error::ShapeMismatch {
@@ -256,7 +251,7 @@ fn encoder_refuses_what_a_device_could_not_run() {
         1.5,
     ];
     let mut layers = tiny_layers();
-    layers[0].weights = &nan_w;
+    set_f32(&mut layers[0], Some(&nan_w), None);
     assert_eq!(
         encode(&tiny_spec(&layers)).err(),
         Some(Error::NonFinite { layer: 0, index: 1 })
@@ -264,7 +259,7 @@ fn encoder_refuses_what_a_device_could_not_run() {
 
     let inf_b = [0.0, f32::INFINITY];
     let mut layers = tiny_layers();
-    layers[1].bias = &inf_b;
+    set_f32(&mut layers[1], None, Some(&inf_b));
     assert_eq!(
         encode(&tiny_spec(&layers)).err(),
         Some(Error::NonFinite { layer: 1, index: 7 })
@@ -278,7 +273,7 @@ fn encoder_refuses_what_a_device_could_not_run() {
     );
 
     let mut layers = tiny_layers();
-    layers[1].weights = &W1[..5];
+    set_f32(&mut layers[1], Some(&W1[..5]), None);
     assert!(matches!(
         encode(&tiny_spec(&layers)),
         Err(Error::DataLengthMismatch { .. })
@@ -338,29 +333,57 @@ fn contract_and_capacity_checks() {
 
 /// Re-seals `body` (everything but the trailer) with a correct length and CRC, so mutations
 /// reach the header decoder instead of stopping at the checksum.
-fn reseal(mut body: Vec<u8>) -> Vec<u8> {
+pub(super) fn reseal(mut body: Vec<u8>) -> Vec<u8> {
     if body.len() >= PREAMBLE_LEN {
         let len = (body.len() + CHECKSUM_LEN) as u32;
         body[8..12].copy_from_slice(&len.to_le_bytes());
         body[0..4].copy_from_slice(&MAGIC);
-        body[4..6].copy_from_slice(&VERSION.to_le_bytes());
+        // A known version stays (so mutations of a version-1 file stay version 1).
+        let version = u16::from_le_bytes([body[4], body[5]]);
+        if !(1..=VERSION).contains(&version) {
+            body[4..6].copy_from_slice(&VERSION.to_le_bytes());
+        }
     }
     let crc = CRC32.checksum(&body);
     body.extend_from_slice(&crc.to_le_bytes());
     body
 }
 
-/// What must hold for anything `from_bytes` accepts.
-fn check_invariants(bytes: &[u8]) {
+/// What must hold for anything `from_bytes` accepts, in every storage.
+pub(super) fn check_invariants(bytes: &[u8]) {
     let aligned = AlignedBytes::from_slice(bytes);
     if let Ok(m) = Model::from_bytes(&aligned) {
         let mut inputs = m.input().pixels() as usize;
+        let int8 = m.is_int8();
         for l in m.layers() {
-            assert_eq!(l.inputs(), inputs);
-            assert_eq!(l.weights().len(), l.inputs() * l.outputs());
-            assert_eq!(l.bias().len(), l.outputs());
-            assert!(l.weights().iter().chain(l.bias()).all(|v| v.is_finite()));
-            inputs = l.outputs();
+            let (n, o) = (l.inputs(), l.outputs());
+            assert_eq!(n, inputs);
+            assert_eq!(l.storage() == Storage::Int8, int8);
+            match *l.params() {
+                Params::F32 { weights, bias } => {
+                    assert_eq!((weights.len(), bias.len()), (n * o, o));
+                    assert!(weights.iter().chain(bias).all(|v| v.is_finite()));
+                }
+                Params::F16 { weights, bias } => {
+                    assert_eq!((weights.len(), bias.len()), (n * o, o));
+                    assert!(weights.iter().all(|w| w & 0x7c00 != 0x7c00));
+                    assert!(bias.iter().all(|v| v.is_finite()));
+                }
+                Params::Int8(p) => {
+                    assert_eq!(p.weights.len(), round4(n) * round4(o));
+                    for len in [p.bias.len(), p.multiplier.len(), p.shift.len()] {
+                        assert_eq!(len, o);
+                    }
+                    assert_eq!(p.weight_scale.len(), o);
+                    assert!(p.multiplier.iter().all(|&m| m >= 1 << 30));
+                    assert!(p.shift.iter().all(|s| (-31..=30).contains(s)));
+                    for q in [p.input, p.output] {
+                        assert!(q.scale.is_finite() && q.scale > 0.0);
+                        assert!((-128..=127).contains(&q.zero_point));
+                    }
+                }
+            }
+            inputs = o;
         }
         assert_eq!(inputs, m.classes());
     }
@@ -433,13 +456,8 @@ proptest! {
             let (bias, tail) = tail.split_at(w as usize);
             rest = tail;
             let last = i + 1 == widths.len();
-            layers.push(LayerSpec {
-                inputs: prev,
-                outputs: w,
-                activation: if last { Activation::Softmax } else { Activation::Relu },
-                weights,
-                bias,
-            });
+            let activation = if last { Activation::Softmax } else { Activation::Relu };
+            layers.push(LayerSpec::f32(prev, w, activation, weights, bias));
             prev = w;
         }
         let names = ["c0", "c1", "c2", "c3", "c4", "c5"];
@@ -461,8 +479,7 @@ proptest! {
             prop_assert_eq!(got.inputs() as u32, want.inputs);
             prop_assert_eq!(got.outputs() as u32, want.outputs);
             prop_assert_eq!(got.activation(), want.activation);
-            prop_assert_eq!(got.weights(), want.weights);
-            prop_assert_eq!(got.bias(), want.bias);
+            prop_assert_eq!(got.params(), &want.params);
         }
     }
 }

@@ -75,12 +75,14 @@ pub fn encode_layers(
     );
     let specs: Vec<LayerSpec<'_>> = layers
         .iter()
-        .map(|l| LayerSpec {
-            inputs: l.inputs as u32,
-            outputs: l.outputs as u32,
-            activation: l.activation,
-            weights: &l.weights,
-            bias: &l.bias,
+        .map(|l| {
+            LayerSpec::f32(
+                l.inputs as u32,
+                l.outputs as u32,
+                l.activation,
+                &l.weights,
+                &l.bias,
+            )
         })
         .collect();
     model_format::encode(&ModelSpec {

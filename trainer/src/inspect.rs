@@ -84,7 +84,7 @@ pub fn describe(model: &Model<'_>, file_bytes: usize) -> String {
             l.inputs(),
             l.outputs(),
             format!("{:?}", l.activation()),
-            thousands((l.weights().len() + l.bias().len()) as u64)
+            thousands(l.param_count() as u64)
         );
     }
     let _ = writeln!(

@@ -61,16 +61,18 @@ impl Shape {
             .windows(2)
             .zip(&params)
             .enumerate()
-            .map(|(k, (s, (w, b)))| LayerSpec {
-                inputs: s[0],
-                outputs: s[1],
-                activation: if k == last {
-                    Activation::Softmax
-                } else {
-                    Activation::Relu
-                },
-                weights: w,
-                bias: b,
+            .map(|(k, (s, (w, b)))| {
+                LayerSpec::f32(
+                    s[0],
+                    s[1],
+                    if k == last {
+                        Activation::Softmax
+                    } else {
+                        Activation::Relu
+                    },
+                    w,
+                    b,
+                )
             })
             .collect();
         let names = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
