@@ -16,6 +16,7 @@ pub mod history;
 pub mod inspect;
 pub mod model;
 pub mod plot;
+pub mod quantize;
 pub mod report;
 pub mod run;
 pub mod training;

@@ -1,0 +1,303 @@
+//! Post-training quantization of a folded f32 model file to f16 or int8, and a plain host
+//! forward pass of any storage to measure what quantizing cost.
+//!
+//! - **f16**: each weight rounded to the nearest IEEE binary16 (ties to even); biases stay f32
+//!   and the device computes in f32, so the only change is the weights' rounding.
+//! - **int8**: TFLite's full-integer scheme for `FULLY_CONNECTED` (`model-format/FORMAT.md`,
+//!   "int8 arithmetic"), calibrated by min/max:
+//!   - weights symmetric per output row: `scale_w = max|w| / 127`, `q = round(w / scale_w)`;
+//!   - activations asymmetric per layer output: the range `[min, max]` (widened to hold 0) of
+//!     that layer's f32 outputs, after its activation, over the calibration images, mapped to
+//!     `[-128, 127]`; the pixels are `p − 128` with scale 1/255 and zero point −128, exactly;
+//!   - biases `round(b / (scale_in · scale_w))` in i32; the multiplier and shift of
+//!     `scale_in · scale_w / scale_out` by TFLite's `QuantizeMultiplier`.
+//!
+//! BatchNorm was folded at export, so there is nothing left to fold: quantizing an unfolded
+//! BatchNorm is the known failure of post-training quantization, and the file format has no
+//! BatchNorm layer to quantize. Calibration images must be training images (never validation
+//! or test images); the caller picks them.
+
+mod forward;
+
+use model_format::quant::{MIN_MULTIPLIER, MIN_SHIFT, quantize_multiplier};
+use model_format::{
+    AlignedBytes, Int8Params, LayerSpec, Model, ModelSpec, Params, Quant, Storage, block_int8,
+    encode,
+};
+
+pub use forward::{Net, accuracy, argmax, forward, predict};
+
+/// The storage to quantize to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// IEEE binary16 weights, f32 biases and compute.
+    F16,
+    /// TFLite-style int8, integer compute.
+    Int8,
+}
+
+impl Target {
+    /// The storage the quantized file's layers have.
+    pub const fn storage(self) -> Storage {
+        match self {
+            Target::F16 => Storage::F16,
+            Target::Int8 => Storage::Int8,
+        }
+    }
+}
+
+/// Why a model cannot be quantized.
+#[derive(Debug, thiserror::Error)]
+pub enum QuantizeError {
+    /// The input is not an all-f32 model.
+    #[error("layer {layer} is already {storage} (quantize an f32 model file)")]
+    NotF32 {
+        /// Layer index.
+        layer: usize,
+        /// Its storage name.
+        storage: &'static str,
+    },
+    /// A weight overflows binary16 (|w| ≥ 65520 rounds to infinity).
+    #[error("layer {layer}: weight {index} ({value}) does not fit in f16")]
+    F16Overflow {
+        /// Layer index.
+        layer: usize,
+        /// Index into the `[out][in]` weights.
+        index: usize,
+        /// The weight.
+        value: f32,
+    },
+    /// int8 calibration needs images.
+    #[error("int8 calibration needs at least one image")]
+    NoCalibrationImages,
+    /// The calibration images do not have the model's input size.
+    #[error("calibration images hold {found} bytes, not a multiple of the model's {inputs} inputs")]
+    CalibrationShape {
+        /// Inputs of the model.
+        inputs: usize,
+        /// Bytes given.
+        found: usize,
+    },
+    /// The encoder refused the result.
+    #[error(transparent)]
+    Encode(#[from] model_format::Error),
+}
+
+/// Quantizes a checked f32 model to `target`; for int8, calibrated on `calibration`, raw pixels
+/// of whole images back to back (training images only).
+///
+/// # Errors
+/// [`QuantizeError`] if the model is not all-f32, a weight overflows f16, or the calibration
+/// images are missing or of the wrong size.
+pub fn quantize(
+    model: &Model<'_>,
+    target: Target,
+    calibration: &[u8],
+) -> Result<AlignedBytes, QuantizeError> {
+    let layers: Vec<(&[f32], &[f32])> = model
+        .layers()
+        .iter()
+        .enumerate()
+        .map(|(layer, l)| {
+            l.params().f32().ok_or(QuantizeError::NotF32 {
+                layer,
+                storage: l.storage().name(),
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    match target {
+        Target::F16 => to_f16(model, &layers),
+        Target::Int8 => to_int8(model, &layers, calibration),
+    }
+}
+
+fn respec<'s>(
+    model: &Model<'s>,
+    layers: &'s [LayerSpec<'s>],
+    names: &'s [&'s str],
+) -> ModelSpec<'s> {
+    ModelSpec {
+        variant: model.variant(),
+        provenance: *model.provenance(),
+        input: *model.input(),
+        class_names: names,
+        layers,
+    }
+}
+
+fn to_f16(model: &Model<'_>, layers: &[(&[f32], &[f32])]) -> Result<AlignedBytes, QuantizeError> {
+    let mut halves = Vec::with_capacity(layers.len());
+    for (layer, (weights, _)) in layers.iter().enumerate() {
+        let h: Vec<u16> = weights
+            .iter()
+            .map(|&w| half::f16::from_f32(w).to_bits())
+            .collect();
+        if let Some(index) = h.iter().position(|b| b & 0x7c00 == 0x7c00) {
+            let value = weights[index];
+            return Err(QuantizeError::F16Overflow {
+                layer,
+                index,
+                value,
+            });
+        }
+        halves.push(h);
+    }
+    let specs: Vec<LayerSpec<'_>> = model
+        .layers()
+        .iter()
+        .zip(layers)
+        .zip(&halves)
+        .map(|((l, (_, bias)), h)| LayerSpec {
+            inputs: l.inputs() as u32,
+            outputs: l.outputs() as u32,
+            activation: l.activation(),
+            params: Params::F16 { weights: h, bias },
+        })
+        .collect();
+    Ok(encode(&respec(model, &specs, model.class_names()))?)
+}
+
+/// One int8 layer's owned parameters.
+struct Int8Layer {
+    output: Quant,
+    weights: Vec<i8>,
+    bias: Vec<i32>,
+    multiplier: Vec<i32>,
+    shift: Vec<i32>,
+    weight_scale: Vec<f32>,
+}
+
+fn to_int8(
+    model: &Model<'_>,
+    layers: &[(&[f32], &[f32])],
+    calibration: &[u8],
+) -> Result<AlignedBytes, QuantizeError> {
+    let inputs = model.inputs();
+    if calibration.is_empty() {
+        return Err(QuantizeError::NoCalibrationImages);
+    }
+    if calibration.len() % inputs != 0 {
+        return Err(QuantizeError::CalibrationShape {
+            inputs,
+            found: calibration.len(),
+        });
+    }
+    let ranges = calibrate(model, calibration);
+    let mut input = model.input().int8_quant();
+    let mut owned = Vec::with_capacity(layers.len());
+    for ((l, &(weights, bias)), &(lo, hi)) in model.layers().iter().zip(layers).zip(&ranges) {
+        let output = activation_quant(lo, hi);
+        owned.push(int8_layer(l.inputs(), weights, bias, input, output));
+        input = output;
+    }
+    let mut input = model.input().int8_quant();
+    let specs: Vec<LayerSpec<'_>> = model
+        .layers()
+        .iter()
+        .zip(&owned)
+        .map(|(l, q)| {
+            let spec = LayerSpec {
+                inputs: l.inputs() as u32,
+                outputs: l.outputs() as u32,
+                activation: l.activation(),
+                params: Params::Int8(Int8Params {
+                    input,
+                    output: q.output,
+                    weights: &q.weights,
+                    bias: &q.bias,
+                    multiplier: &q.multiplier,
+                    shift: &q.shift,
+                    weight_scale: &q.weight_scale,
+                }),
+            };
+            input = q.output;
+            spec
+        })
+        .collect();
+    Ok(encode(&respec(model, &specs, model.class_names()))?)
+}
+
+/// Each layer's output range over the calibration images: the f32 forward pass (after ReLU;
+/// before softmax for the last layer).
+fn calibrate(model: &Model<'_>, images: &[u8]) -> Vec<(f64, f64)> {
+    let net = Net::new(model);
+    let mut ranges = vec![(0.0f64, 0.0f64); model.layers().len()];
+    for image in images.chunks_exact(model.inputs()) {
+        net.run(image, |layer, values| {
+            let r = &mut ranges[layer];
+            for &v in values {
+                r.0 = r.0.min(v);
+                r.1 = r.1.max(v);
+            }
+        });
+    }
+    ranges
+}
+
+/// The asymmetric int8 quantization of `[lo, hi]` (which holds 0): TFLite's
+/// `ChooseQuantizationParams` for `[-128, 127]`.
+fn activation_quant(lo: f64, hi: f64) -> Quant {
+    let (lo, hi) = (lo.min(0.0), hi.max(0.0));
+    if hi - lo <= 0.0 {
+        // An output that is 0 on every calibration image: any scale represents it.
+        return Quant {
+            scale: 1.0,
+            zero_point: -128,
+        };
+    }
+    // The zero point is computed from the scale the file stores (f32), so that the real 0
+    // maps to an integer as exactly as the stored scale allows.
+    let scale = ((hi - lo) / 255.0) as f32;
+    let zero_point = (-128.0 - lo / f64::from(scale))
+        .round()
+        .clamp(-128.0, 127.0) as i32;
+    Quant { scale, zero_point }
+}
+
+fn int8_layer(
+    inputs: usize,
+    weights: &[f32],
+    bias: &[f32],
+    input: Quant,
+    output: Quant,
+) -> Int8Layer {
+    let outputs = bias.len();
+    let mut q = vec![0i8; inputs * outputs];
+    let mut layer = Int8Layer {
+        output,
+        weights: Vec::new(),
+        bias: Vec::with_capacity(outputs),
+        multiplier: Vec::with_capacity(outputs),
+        shift: Vec::with_capacity(outputs),
+        weight_scale: Vec::with_capacity(outputs),
+    };
+    for (o, row) in weights.chunks_exact(inputs).enumerate() {
+        let max = row.iter().fold(0.0f32, |m, w| m.max(w.abs()));
+        // An all-zero row: any positive scale represents it exactly.
+        let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+        for (qi, &w) in q[o * inputs..(o + 1) * inputs].iter_mut().zip(row) {
+            *qi = (w / scale).round().clamp(-127.0, 127.0) as i8;
+        }
+        let acc_scale = f64::from(input.scale) * f64::from(scale);
+        let b = (f64::from(bias[o]) / acc_scale).round();
+        layer
+            .bias
+            .push(b.clamp(f64::from(i32::MIN), f64::from(i32::MAX)) as i32);
+        let (m, s) = quantize_multiplier(acc_scale / f64::from(output.scale));
+        // A real multiplier below 2^-32 (a row of near-zero weights) rounds to 0 in TFLite; the
+        // format wants a normalized one, and the smallest it allows changes no output.
+        let (m, s) = if m < MIN_MULTIPLIER {
+            (MIN_MULTIPLIER, MIN_SHIFT)
+        } else {
+            (m, s)
+        };
+        layer.multiplier.push(m);
+        layer.shift.push(s);
+        layer.weight_scale.push(scale);
+    }
+    layer.weights = block_int8(&q, inputs, outputs);
+    layer
+}
+
+#[cfg(test)]
+mod tests;
