@@ -36,6 +36,7 @@ compile_error!(
 
 mod error;
 mod model;
+pub mod quant;
 mod wire;
 
 // The encoder needs `Vec`: built with the `std` feature, and in this crate's own test builds.
