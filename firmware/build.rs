@@ -15,8 +15,136 @@
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=host/fashion_idx.rs");
+    instruction_set_cfgs();
     #[cfg(feature = "board")]
     board::main();
+    #[cfg(all(feature = "kernel-bench", not(feature = "board")))]
+    kernels::main();
+}
+
+/// Sets the cfgs that select the assembly kernels of `src/dsp.rs`. Stable Rust exposes no Arm
+/// `target_feature` cfgs, so they come from the target name:
+/// - `fmlp_dsp`: the Armv7E-M DSP extension (SMLAD, SXTB16, SXTAB16) of every `thumbv7em`
+///   target (Cortex-M4, M7);
+/// - `fmlp_fp16`: VCVTB/VCVTT.F32.F16 in the FPU of the hard-float `thumbv7em-none-eabihf`
+///   (FPv4-SP on the M4F, FPv5 on the M7).
+fn instruction_set_cfgs() {
+    println!("cargo::rustc-check-cfg=cfg(fmlp_dsp)");
+    println!("cargo::rustc-check-cfg=cfg(fmlp_fp16)");
+    let target = std::env::var("TARGET").unwrap_or_default();
+    if target.starts_with("thumbv7em-") {
+        println!("cargo::rustc-cfg=fmlp_dsp");
+        if target.ends_with("eabihf") {
+            println!("cargo::rustc-cfg=fmlp_fp16");
+        }
+    }
+}
+
+#[cfg(all(feature = "kernel-bench", not(feature = "board")))]
+#[path = "host/kernel_data.rs"]
+mod kernel_data;
+
+/// The `kernel-bench` build (`src/bin/kernels.rs`): links with the memory map of the target's
+/// QEMU machine and writes the seeded layers of `host/kernel_data.rs` to `$OUT_DIR`, with
+/// `$OUT_DIR/kernel_data.rs` naming them.
+#[cfg(all(feature = "kernel-bench", not(feature = "board")))]
+mod kernels {
+    use std::env;
+    use std::fmt::Write as _;
+    use std::fs;
+    use std::path::{Path, PathBuf};
+    use std::process;
+
+    use super::kernel_data::{LAYERS, Layer, layer, seed};
+
+    pub fn main() {
+        if let Err(message) = run() {
+            eprintln!("error: {message}");
+            process::exit(1);
+        }
+    }
+
+    fn run() -> Result<(), String> {
+        let target = env::var("TARGET").unwrap_or_default();
+        let memory = match target.as_str() {
+            "thumbv7em-none-eabihf" => "memory.x",
+            "thumbv6m-none-eabi" => "memory-microbit.x",
+            _ => {
+                return Err(format!(
+                    "the `kernel-bench` feature builds the kernel program for QEMU's mps2-an386 \
+                     (`--target thumbv7em-none-eabihf`) or microbit (`--target \
+                     thumbv6m-none-eabi`), not for `{target}`"
+                ));
+            }
+        };
+        let out = PathBuf::from(env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?);
+        let manifest = PathBuf::from(
+            env::var_os("CARGO_MANIFEST_DIR").ok_or("CARGO_MANIFEST_DIR is not set")?,
+        );
+        println!("cargo:rerun-if-changed={memory}");
+        println!("cargo:rerun-if-changed=host/kernel_data.rs");
+        fs::copy(manifest.join(memory), out.join("memory.x"))
+            .map_err(|e| format!("cannot copy {memory} to {}: {e}", out.display()))?;
+        println!("cargo:rustc-link-search={}", out.display());
+        println!("cargo:rustc-link-arg-bins=-Tlink.x");
+
+        let mut rust = String::from(
+            "/// The seeded layers of `host/kernel_data.rs`.\nstatic LAYERS: [Layer; 2] = [\n",
+        );
+        for (k, &(inputs, outputs)) in LAYERS.iter().enumerate() {
+            let l = layer(inputs, outputs, seed(k));
+            let field = |name: &str, bytes: Vec<u8>| -> Result<String, String> {
+                let path = out.join(format!("layer{k}_{name}.bin"));
+                write(&path, &bytes)?;
+                // The float layers only exist where the FPU kernels run.
+                let cfg = if name.starts_with('f') {
+                    "        #[cfg(fmlp_fp16)]\n"
+                } else {
+                    ""
+                };
+                Ok(format!(
+                    "{cfg}        {name}: &Aligned(*include_bytes!({:?})),\n",
+                    path.display().to_string()
+                ))
+            };
+            let _ = writeln!(
+                rust,
+                "    Layer {{\n        inputs: {inputs},\n        outputs: {outputs},"
+            );
+            for (name, bytes) in fields(&l) {
+                rust.push_str(&field(name, bytes)?);
+            }
+            rust.push_str("    },\n");
+        }
+        rust.push_str("];\n");
+        write(&out.join("kernel_data.rs"), rust.as_bytes())
+    }
+
+    /// The layer's arrays as little-endian bytes, by field name of the program's `Layer`.
+    fn fields(l: &Layer) -> [(&'static str, Vec<u8>); 9] {
+        fn le<const N: usize, T: Copy>(v: &[T], f: impl Fn(T) -> [u8; N]) -> Vec<u8> {
+            v.iter().flat_map(|&x| f(x)).collect()
+        }
+        [
+            ("i8_weights", le(&l.i8_weights, i8::to_le_bytes)),
+            ("bias", le(&l.bias, i32::to_le_bytes)),
+            ("multiplier", le(&l.multiplier, i32::to_le_bytes)),
+            ("shift", le(&l.shift, i32::to_le_bytes)),
+            ("i8_input", le(&l.i8_input, i8::to_le_bytes)),
+            ("f16_weights", le(&l.f16_weights, u16::to_le_bytes)),
+            ("f32_weights", le(&l.f32_weights, f32::to_le_bytes)),
+            ("f32_bias", le(&l.f32_bias, f32::to_le_bytes)),
+            ("f32_input", le(&l.f32_input, f32::to_le_bytes)),
+        ]
+    }
+
+    fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
+        // Rewrite only on change, so the program is not relinked for nothing.
+        if fs::read(path).ok().as_deref() == Some(bytes) {
+            return Ok(());
+        }
+        fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    }
 }
 
 #[cfg(feature = "board")]

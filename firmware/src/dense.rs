@@ -32,7 +32,7 @@
 pub const LANES: usize = 4;
 
 /// Inputs per step of the main loop: two chunks of [`LANES`].
-const STEP: usize = 2 * LANES;
+pub(crate) const STEP: usize = 2 * LANES;
 
 /// Outputs computed together in one pass over the input. It changes no bits, only speed.
 ///
@@ -56,7 +56,7 @@ pub const ROWS: usize = if cfg!(all(target_arch = "arm", target_os = "none")) {
 #[inline]
 pub fn dot(w: &[f32], x: &[f32]) -> f32 {
     let n = w.len().min(x.len());
-    let [sum] = dot_rows::<1>(&w[..n], &x[..n]);
+    let [sum] = dot_rows::<1, F32>(&w[..n], &x[..n]);
     sum
 }
 
@@ -69,63 +69,142 @@ pub fn dot(w: &[f32], x: &[f32]) -> f32 {
 /// # Panics
 /// Never.
 pub fn dense(weights: &[f32], bias: &[f32], input: &[f32], output: &mut [f32]) {
+    dense_with::<F32>(weights, bias, input, output);
+}
+
+/// A storage of weights that [`dense_with`] widens to `f32`, exactly, as it reads them: the
+/// widening changes no value, so every storage sums the same `f32` products in the order of
+/// the [module documentation](self).
+pub(crate) trait Storage {
+    /// What a row is made of.
+    type Elem: Copy;
+    /// [`STEP`] consecutive weights of a row.
+    type Step: Copy;
+    /// Weights per [`Self::Elem`]: 1, or 2 for pairs packed in a word.
+    const PER_ELEM: usize;
+    /// The row's leading whole steps.
+    fn steps(row: &[Self::Elem]) -> &[Self::Step];
+    /// The weights of a step.
+    fn widen_step(step: &Self::Step) -> [f32; STEP];
+    /// Weight `i` of `row` (`i` below the row's length in weights).
+    fn widen(row: &[Self::Elem], i: usize) -> f32;
+
+    /// Adds the products of the whole steps to `acc` in the documented order; a storage may
+    /// replace [`accumulate`] with a loop that adds the same products in the same order.
+    #[inline(always)]
+    fn accumulate<const R: usize>(
+        w_steps: &[&[Self::Step]; R],
+        x_steps: &[[f32; STEP]],
+        acc: &mut [[f32; LANES]; R],
+    ) {
+        accumulate::<Self, R>(w_steps, x_steps, acc);
+    }
+}
+
+/// `acc[r][k % LANES] += w[r][8j + k] · x[8j + k]` for each step `j` in order, each row, each
+/// `k` in order: every lane sums its products in increasing input order. `w_steps[r]` holds
+/// (at least) `x_steps.len()` steps.
+#[inline(always)]
+pub(crate) fn accumulate<S: Storage + ?Sized, const R: usize>(
+    w_steps: &[&[S::Step]; R],
+    x_steps: &[[f32; STEP]],
+    acc: &mut [[f32; LANES]; R],
+) {
+    for j in 0..x_steps.len() {
+        for r in 0..R {
+            let w = S::widen_step(&w_steps[r][j]);
+            for k in 0..STEP {
+                acc[r][k % LANES] += w[k] * x_steps[j][k];
+            }
+        }
+    }
+}
+
+/// `f32` weights: read as they are.
+pub(crate) enum F32 {}
+
+impl Storage for F32 {
+    type Elem = f32;
+    type Step = [f32; STEP];
+    const PER_ELEM: usize = 1;
+    #[inline(always)]
+    fn steps(row: &[f32]) -> &[[f32; STEP]] {
+        row.as_chunks().0
+    }
+    #[inline(always)]
+    fn widen_step(step: &[f32; STEP]) -> [f32; STEP] {
+        *step
+    }
+    #[inline(always)]
+    fn widen(row: &[f32], i: usize) -> f32 {
+        row[i]
+    }
+}
+
+/// [`dense`] for weights stored as `S`: `weights` is `[output.len()][input.len() / S::PER_ELEM]`
+/// (the caller makes `input.len()` a multiple of `S::PER_ELEM`).
+#[inline(always)]
+pub(crate) fn dense_with<S: Storage>(
+    weights: &[S::Elem],
+    bias: &[f32],
+    input: &[f32],
+    output: &mut [f32],
+) {
     let n = input.len();
-    if n == 0 {
+    let row_len = n / S::PER_ELEM;
+    if row_len == 0 {
         for (o, b) in output.iter_mut().zip(bias) {
             *o = *b;
         }
         return;
     }
-    let rows = output.len().min(bias.len()).min(weights.len() / n);
-    let (output, bias, weights) = (&mut output[..rows], &bias[..rows], &weights[..rows * n]);
+    let rows = output.len().min(bias.len()).min(weights.len() / row_len);
+    let (output, bias, weights) = (
+        &mut output[..rows],
+        &bias[..rows],
+        &weights[..rows * row_len],
+    );
     let (out_blocks, out_rest) = output.as_chunks_mut::<ROWS>();
     let (bias_blocks, bias_rest) = bias.as_chunks::<ROWS>();
-    let mut weight_blocks = weights.chunks_exact(ROWS * n);
+    let mut weight_blocks = weights.chunks_exact(ROWS * row_len);
     for ((o, b), w) in out_blocks
         .iter_mut()
         .zip(bias_blocks)
         .zip(&mut weight_blocks)
     {
-        let sums = dot_rows::<ROWS>(w, input);
+        let sums = dot_rows::<ROWS, S>(w, input);
         for r in 0..ROWS {
             o[r] = b[r] + sums[r];
         }
     }
-    let weight_rest = weight_blocks.remainder().chunks_exact(n);
+    let weight_rest = weight_blocks.remainder().chunks_exact(row_len);
     for ((o, b), w) in out_rest.iter_mut().zip(bias_rest).zip(weight_rest) {
-        let [sum] = dot_rows::<1>(w, input);
+        let [sum] = dot_rows::<1, S>(w, input);
         *o = b + sum;
     }
 }
 
-/// The dot products of `R` consecutive rows of `w` (`[R][x.len()]`, row-major) with `x`, each
-/// in the documented order.
+/// The dot products of `R` consecutive rows of `w` (`[R][x.len() / S::PER_ELEM]`, row-major)
+/// with `x`, each in the documented order.
 #[inline(always)]
-fn dot_rows<const R: usize>(w: &[f32], x: &[f32]) -> [f32; R] {
+fn dot_rows<const R: usize, S: Storage>(w: &[S::Elem], x: &[f32]) -> [f32; R] {
     let n = x.len();
-    // Callers pass exactly `R · n` weights, so this slicing never fails.
-    let rows: [&[f32]; R] = core::array::from_fn(|r| &w[r * n..(r + 1) * n]);
+    let row_len = n / S::PER_ELEM;
+    // Callers pass exactly `R · row_len` elements, so this slicing never fails.
+    let rows: [&[S::Elem]; R] = core::array::from_fn(|r| &w[r * row_len..(r + 1) * row_len]);
     let (x_steps, x_rest) = x.as_chunks::<STEP>();
     let (x_chunk, x_tail) = x_rest.as_chunks::<LANES>();
     // Sliced to the input's step count, so the loop's indexing needs no bounds checks.
-    let w_steps: [&[[f32; STEP]]; R] =
-        core::array::from_fn(|r| &rows[r].as_chunks::<STEP>().0[..x_steps.len()]);
+    let w_steps: [&[S::Step]; R] = core::array::from_fn(|r| &S::steps(rows[r])[..x_steps.len()]);
 
     let mut acc = [[0.0f32; LANES]; R];
-    for j in 0..x_steps.len() {
-        for r in 0..R {
-            for k in 0..STEP {
-                acc[r][k % LANES] += w_steps[r][j][k] * x_steps[j][k];
-            }
-        }
-    }
+    S::accumulate(&w_steps, x_steps, &mut acc);
     // At most one chunk of 4 is left before the tail.
     let done = x_steps.len() * STEP;
     for r in 0..R {
-        let (w_chunk, _) = rows[r][done..].as_chunks::<LANES>();
-        for (wc, xc) in w_chunk.iter().zip(x_chunk) {
+        for xc in x_chunk {
             for k in 0..LANES {
-                acc[r][k] += wc[k] * xc[k];
+                acc[r][k] += S::widen(rows[r], done + k) * xc[k];
             }
         }
     }
@@ -135,8 +214,8 @@ fn dot_rows<const R: usize>(w: &[f32], x: &[f32]) -> [f32; R] {
     core::array::from_fn(|r| {
         let a = &acc[r];
         let mut sum = (a[0] + a[2]) + (a[1] + a[3]);
-        for (w, x) in rows[r][tail_start..].iter().zip(x_tail) {
-            sum += w * x;
+        for (i, x) in x_tail.iter().enumerate() {
+            sum += S::widen(rows[r], tail_start + i) * x;
         }
         sum
     })

@@ -29,12 +29,17 @@
 //! # Ok::<(), firmware::Error>(())
 //! ```
 #![cfg_attr(not(test), no_std)]
-#![forbid(unsafe_code)]
+// `unsafe` only in `dsp`, the Armv7E-M assembly kernels, which alone allow it.
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod activation;
 mod classifier;
 pub mod dense;
+pub mod dense_f16;
+pub mod dense_i8;
+#[cfg(fmlp_dsp)]
+mod dsp;
 mod error;
 pub mod math;
 pub mod softmax;

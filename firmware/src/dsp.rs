@@ -1,0 +1,343 @@
+//! The only `unsafe` code of the crate: Armv7E-M instructions that stable Rust offers no other
+//! way to reach (it has no DSP or half-precision intrinsics for `thumbv7em`), in
+//! `core::arch::asm!`. Compiled only for `thumbv7em` targets (the `fmlp_dsp` and `fmlp_fp16`
+//! cfgs of `build.rs`); every other target uses the portable Rust it mirrors, which gives the
+//! same results (integers are exact; f16 → f32 widening is exact).
+//!
+//! # int8: `SMLAD`
+//! `SMLAD acc, a, b, acc` adds two signed 16 × 16 products (the low halves, and the high
+//! halves, of `a` and `b`) to `acc`, wrapping as an `i32` add. The input is first offset and
+//! widened once per call ([`pack`]): every 4 inputs become two words, `(x0', x2')` and
+//! `(x1', x3')` as 16-bit halves (`x' = x + offset`, in −255..=255). A weight word
+//! `(w0, w1, w2, w3)` gives `(w0, w2)` by `SXTB16` and `(w1, w3)` by `SXTB16 … ROR #8`, so two
+//! `SMLAD`s add its 4 products. A step of 4 inputs × 4 rows (one 16-byte block of the blocked
+//! layout) is then 3 `LDRD`, 8 `SXTB16`, 8 `SMLAD`, `CMP` and `BNE`: 21 instructions per 16
+//! multiply-accumulates, in 12 registers (the most `asm!` may name on Thumb: r6, r7, sp and pc
+//! are reserved), which is why the input is packed first rather than offset in the loop
+//! (`SXTAB16` there would need a 13th register for the offset).
+#![allow(unsafe_code)]
+
+use core::arch::asm;
+
+use crate::dense_i8::BLOCK;
+
+/// Inputs [`dense_i8_bands`] packs at once, on the stack: 8 bytes per 4 inputs, 2 KiB. A layer
+/// with more inputs packs them again for each band, in pieces of this size.
+pub const PACK_INPUTS: usize = 1024;
+
+/// Packed steps (of 4 inputs) in the stack buffer.
+const PACK_STEPS: usize = PACK_INPUTS / BLOCK;
+
+/// The int8 dense layer's bands through `SMLAD`: calls `finish(band, sums, output)` with each
+/// band's 4 sums `Σ_i w[r][i] · (input[i] + offset)`, and returns `true`; or returns `false`
+/// without calling it when the weights are not 4-byte aligned (`LDRD` needs it) or there are
+/// no inputs, for the caller's portable path.
+///
+/// # Shapes
+/// `weights`: whole bands of `BLOCK · input.len()` bytes; `input`: `I4` values.
+pub(crate) fn dense_i8_bands(
+    weights: &[i8],
+    input: &[i8],
+    offset: i32,
+    output: &mut [i8],
+    finish: impl Fn(usize, [i32; BLOCK], &mut [i8]),
+) -> bool {
+    let steps = input.len() / BLOCK;
+    let Ok(blocks) = bytemuck::try_cast_slice::<i8, [u32; BLOCK]>(weights) else {
+        return false;
+    };
+    if steps == 0 {
+        return false;
+    }
+    let mut packed = [[0u32; 2]; PACK_STEPS];
+    if steps <= PACK_STEPS {
+        let packed = &mut packed[..steps];
+        pack(input, offset, packed);
+        for (band, w) in blocks.chunks_exact(steps).enumerate() {
+            finish(band, dot_band(w, packed, [0; BLOCK]), output);
+        }
+    } else {
+        for (band, w) in blocks.chunks_exact(steps).enumerate() {
+            let mut sums = [0; BLOCK];
+            for (w, x) in w.chunks(PACK_STEPS).zip(input.chunks(PACK_INPUTS)) {
+                let packed = &mut packed[..w.len()];
+                pack(x, offset, packed);
+                sums = dot_band(w, packed, sums);
+            }
+            finish(band, sums, output);
+        }
+    }
+    true
+}
+
+/// `(x0', x2')` and `(x1', x3')` as 16-bit halves of two words, for every 4 inputs
+/// (`x' = x + offset`).
+fn pack(input: &[i8], offset: i32, packed: &mut [[u32; 2]]) {
+    for (x, p) in input.as_chunks::<BLOCK>().0.iter().zip(packed) {
+        // In −255..=255: the low 16 bits are the two's-complement halfword.
+        let h = x.map(|v| u32::from((i32::from(v) + offset) as u16));
+        *p = [h[0] | h[2] << 16, h[1] | h[3] << 16];
+    }
+}
+
+/// `sums[r] + Σ_j Σ_k w[j][r]·byte k · x'[4j + k]` for the 4 rows of a band: `weights` holds
+/// its blocks (4 words, row-major), `packed` the input from [`pack`]; the shorter one sets the
+/// length.
+fn dot_band(weights: &[[u32; BLOCK]], packed: &[[u32; 2]], sums: [i32; BLOCK]) -> [i32; BLOCK] {
+    let n = weights.len().min(packed.len());
+    if n == 0 {
+        return sums;
+    }
+    let (weights, packed) = (&weights[..n], &packed[..n]);
+    let [mut a0, mut a1, mut a2, mut a3] = sums;
+    // SAFETY: the loop runs `n ≥ 1` times (the `cmp` is at its end); each pass reads one
+    // `[u32; 2]` of `packed` and one `[u32; 4]` of `weights` through `LDRD` with post-increment,
+    // so `px` stops exactly at `packed`'s end and `pw` at `weights`' end: every read is inside
+    // the two borrowed slices, and word-aligned (`LDRD` faults otherwise), as their types
+    // guarantee. Nothing is written to memory, no stack is used, and only the named registers
+    // and the flags change (the `options` say so).
+    unsafe {
+        asm!(
+            "2:",
+            "ldrd {xa}, {xb}, [{px}], #8",
+            "ldrd {wa}, {wb}, [{pw}], #8",
+            "sxtb16 {t}, {wa}",
+            "smlad {a0}, {t}, {xa}, {a0}",
+            "sxtb16 {wa}, {wa}, ror #8",
+            "smlad {a0}, {wa}, {xb}, {a0}",
+            "sxtb16 {t}, {wb}",
+            "smlad {a1}, {t}, {xa}, {a1}",
+            "sxtb16 {wb}, {wb}, ror #8",
+            "smlad {a1}, {wb}, {xb}, {a1}",
+            "ldrd {wa}, {wb}, [{pw}], #8",
+            "sxtb16 {t}, {wa}",
+            "smlad {a2}, {t}, {xa}, {a2}",
+            "sxtb16 {wa}, {wa}, ror #8",
+            "smlad {a2}, {wa}, {xb}, {a2}",
+            "sxtb16 {t}, {wb}",
+            "smlad {a3}, {t}, {xa}, {a3}",
+            "sxtb16 {wb}, {wb}, ror #8",
+            "smlad {a3}, {wb}, {xb}, {a3}",
+            "cmp {px}, {end}",
+            "bne 2b",
+            px = inout(reg) packed.as_ptr() => _,
+            pw = inout(reg) weights.as_ptr() => _,
+            end = in(reg) packed.as_ptr_range().end,
+            a0 = inout(reg) a0,
+            a1 = inout(reg) a1,
+            a2 = inout(reg) a2,
+            a3 = inout(reg) a3,
+            xa = out(reg) _,
+            xb = out(reg) _,
+            wa = out(reg) _,
+            wb = out(reg) _,
+            t = out(reg) _,
+            options(pure, readonly, nostack),
+        );
+    }
+    [a0, a1, a2, a3]
+}
+
+/// binary16 weights in pairs: each `u32` of a row holds weights `2k` (low half) and `2k + 1`.
+/// Rows must start 4-byte aligned. The whole steps of 5 rows, or of 1, go through
+/// [`f16_steps`]; the few weights after them through [`f16_to_f32`].
+#[cfg(fmlp_fp16)]
+pub(crate) enum F16Pairs {}
+
+#[cfg(fmlp_fp16)]
+impl crate::dense::Storage for F16Pairs {
+    type Elem = u32;
+    type Step = [u32; STEP / 2];
+    const PER_ELEM: usize = 2;
+    #[inline(always)]
+    fn steps(row: &[u32]) -> &[[u32; STEP / 2]] {
+        row.as_chunks().0
+    }
+    #[inline(always)]
+    fn widen_step(step: &[u32; STEP / 2]) -> [f32; STEP] {
+        core::array::from_fn(|k| f16_to_f32((step[k / 2] >> (16 * (k % 2))) as u16))
+    }
+    #[inline(always)]
+    fn widen(row: &[u32], i: usize) -> f32 {
+        f16_to_f32((row[i / 2] >> (16 * (i % 2))) as u16)
+    }
+    #[inline(always)]
+    fn accumulate<const R: usize>(
+        w_steps: &[&[[u32; STEP / 2]]; R],
+        x_steps: &[[f32; STEP]],
+        acc: &mut [[f32; LANES]; R],
+    ) {
+        let (w, a) = (&w_steps[..], &mut acc[..]);
+        if let (Ok(w), Ok(a)) = (w.try_into(), <&mut [_; 5]>::try_from(&mut *a)) {
+            f16_steps_5(w, x_steps, a);
+        } else if let (Ok([w]), Ok([a])) = (<[_; 1]>::try_from(w), <&mut [_; 1]>::try_from(a)) {
+            f16_steps_1(w, x_steps, a);
+        } else {
+            crate::dense::accumulate::<Self, R>(w_steps, x_steps, acc);
+        }
+    }
+}
+
+#[cfg(fmlp_fp16)]
+use crate::dense::{LANES, STEP};
+#[cfg(fmlp_fp16)]
+use crate::dense_f16::f16_to_f32;
+
+/// One row's step in `f16_steps`: 8 weights (4 words) from `pw`, widened by `VCVTT`/`VCVTB`
+/// in s0–s3, multiplied with the 8 inputs in s4–s11 and added to the row's lanes
+/// `a0`..`a3` (input `k` to lane `k % 4`, inputs 0–3 before 4–7) by `VMLA.F32`.
+#[cfg(fmlp_fp16)]
+macro_rules! f16_row {
+    ($pw:literal, $a0:literal, $a1:literal, $a2:literal, $a3:literal) => {
+        concat!(
+            "vldm {",
+            $pw,
+            "}!, {{s0-s1}}\n",
+            "vcvtt.f32.f16 s2, s0\n",
+            "vcvtb.f32.f16 s0, s0\n",
+            "vcvtt.f32.f16 s3, s1\n",
+            "vcvtb.f32.f16 s1, s1\n",
+            "vmla.f32 ",
+            $a0,
+            ", s0, s4\n",
+            "vmla.f32 ",
+            $a1,
+            ", s2, s5\n",
+            "vmla.f32 ",
+            $a2,
+            ", s1, s6\n",
+            "vmla.f32 ",
+            $a3,
+            ", s3, s7\n",
+            "vldm {",
+            $pw,
+            "}!, {{s0-s1}}\n",
+            "vcvtt.f32.f16 s2, s0\n",
+            "vcvtb.f32.f16 s0, s0\n",
+            "vcvtt.f32.f16 s3, s1\n",
+            "vcvtb.f32.f16 s1, s1\n",
+            "vmla.f32 ",
+            $a0,
+            ", s0, s8\n",
+            "vmla.f32 ",
+            $a1,
+            ", s2, s9\n",
+            "vmla.f32 ",
+            $a2,
+            ", s1, s10\n",
+            "vmla.f32 ",
+            $a3,
+            ", s3, s11\n",
+        )
+    };
+}
+
+/// The whole steps of 5 rows of paired binary16 weights, as [`crate::dense::accumulate`]
+/// adds them, in assembly.
+///
+/// Stable Rust cannot pass values in VFP registers to `asm!` on the M4F (its `sreg` class
+/// needs the double-precision `vfp2` feature), so the loop is all assembly with fixed
+/// registers (all 32 declared clobbered): lanes in s12–s31 (row `r` lane `k` in
+/// s(12 + 4r + k)), loaded from and stored to `acc` around the loop. Per step of 8 inputs:
+/// one `VLDM` of the inputs, and per row 2 `VLDM`, 8 `VCVT`, 8 `VMLA`; with `CMP`/`BNE`, 93
+/// instructions per 40 multiply-accumulates. `VMLA.F32` rounds the product, then the sum
+/// (it is not fused), as Rust's `acc += w * x` does.
+#[cfg(fmlp_fp16)]
+fn f16_steps_5(w: [&[[u32; 4]]; 5], x: &[[f32; STEP]], acc: &mut [[f32; LANES]; 5]) {
+    let n = x.len();
+    if n == 0 || w.iter().any(|row| row.len() < n) {
+        return;
+    }
+    // SAFETY: the loop runs `n ≥ 1` times (the `cmp` is at its end) and each pass reads one
+    // step: 32 bytes of `x` (`px` stops exactly at `x`'s end) and 16 bytes of each row
+    // (`n` steps of each, which holds at least `n`, checked above). All are word-aligned, as
+    // `VLDM` needs, by their types. `acc` is 20 contiguous `f32` (80 bytes), read before the
+    // loop and written after it, through its exclusive borrow. The VFP registers used are
+    // declared clobbered; no stack is used.
+    unsafe {
+        asm!(
+            "vldm {acc}, {{s12-s31}}",
+            "2:",
+            "vldm {px}!, {{s4-s11}}",
+            f16_row!("pw0", "s12", "s13", "s14", "s15"),
+            f16_row!("pw1", "s16", "s17", "s18", "s19"),
+            f16_row!("pw2", "s20", "s21", "s22", "s23"),
+            f16_row!("pw3", "s24", "s25", "s26", "s27"),
+            f16_row!("pw4", "s28", "s29", "s30", "s31"),
+            "cmp {px}, {end}",
+            "bne 2b",
+            "vstm {acc}, {{s12-s31}}",
+            acc = in(reg) acc.as_mut_ptr(),
+            px = inout(reg) x.as_ptr() => _,
+            end = in(reg) x.as_ptr_range().end,
+            pw0 = inout(reg) w[0].as_ptr() => _,
+            pw1 = inout(reg) w[1].as_ptr() => _,
+            pw2 = inout(reg) w[2].as_ptr() => _,
+            pw3 = inout(reg) w[3].as_ptr() => _,
+            pw4 = inout(reg) w[4].as_ptr() => _,
+            out("s0") _, out("s1") _, out("s2") _, out("s3") _,
+            out("s4") _, out("s5") _, out("s6") _, out("s7") _,
+            out("s8") _, out("s9") _, out("s10") _, out("s11") _,
+            out("s12") _, out("s13") _, out("s14") _, out("s15") _,
+            out("s16") _, out("s17") _, out("s18") _, out("s19") _,
+            out("s20") _, out("s21") _, out("s22") _, out("s23") _,
+            out("s24") _, out("s25") _, out("s26") _, out("s27") _,
+            out("s28") _, out("s29") _, out("s30") _, out("s31") _,
+            options(nostack),
+        );
+    }
+}
+
+/// [`f16_steps_5`] for one row (the rows after the last block of 5): lanes in s12–s15.
+#[cfg(fmlp_fp16)]
+fn f16_steps_1(w: &[[u32; 4]], x: &[[f32; STEP]], acc: &mut [f32; LANES]) {
+    let n = x.len();
+    if n == 0 || w.len() < n {
+        return;
+    }
+    // SAFETY: as in `f16_steps_5`, for one row: `n ≥ 1` passes, each reading 32 bytes of `x`
+    // and 16 of `w` (which holds at least `n` steps), word-aligned; `acc` is 4 contiguous
+    // `f32` behind an exclusive borrow; the VFP registers used are declared clobbered.
+    unsafe {
+        asm!(
+            "vldm {acc}, {{s12-s15}}",
+            "2:",
+            "vldm {px}!, {{s4-s11}}",
+            f16_row!("pw0", "s12", "s13", "s14", "s15"),
+            "cmp {px}, {end}",
+            "bne 2b",
+            "vstm {acc}, {{s12-s15}}",
+            acc = in(reg) acc.as_mut_ptr(),
+            px = inout(reg) x.as_ptr() => _,
+            end = in(reg) x.as_ptr_range().end,
+            pw0 = inout(reg) w.as_ptr() => _,
+            out("s0") _, out("s1") _, out("s2") _, out("s3") _,
+            out("s4") _, out("s5") _, out("s6") _, out("s7") _,
+            out("s8") _, out("s9") _, out("s10") _, out("s11") _,
+            out("s12") _, out("s13") _, out("s14") _, out("s15") _,
+            options(nostack),
+        );
+    }
+}
+
+/// The binary16 value `h` as `f32` by `VCVTB.F32.F16`, the instruction [`f16_steps_5`] uses:
+/// for the device check against [`f16_to_f32`].
+#[cfg(fmlp_fp16)]
+pub(crate) fn widen_f16(h: u16) -> f32 {
+    let bits: u32;
+    // SAFETY: register moves and one conversion in s0 (declared clobbered): no memory, no
+    // stack. A signalling-NaN input may set FPSCR's cumulative Invalid flag, so the flags are
+    // not declared preserved.
+    unsafe {
+        asm!(
+            "vmov s0, {h}",
+            "vcvtb.f32.f16 s0, s0",
+            "vmov {bits}, s0",
+            h = in(reg) u32::from(h),
+            bits = lateout(reg) bits,
+            out("s0") _,
+            options(pure, nomem, nostack),
+        );
+    }
+    f32::from_bits(bits)
+}
