@@ -468,10 +468,22 @@ fn elf_sections(elf: &Path) -> Result<ElfSections, String> {
 
 /// Each briefly trained, exported variant on the Cortex-M4: bit-identical to the host.
 fn check_trained_on_qemu(variant: trainer::model::Variant) {
+    let bytes = crate::common::trained(variant).file.as_bytes();
+    check_file_on_qemu(variant, &format!("{variant}.fmlp"), bytes);
+}
+
+/// The f16 or int8 file of a briefly trained variant on the Cortex-M4 (the DSP and VCVT
+/// assembly kernels there, the portable ones on the host): bit-identical to the host.
+fn check_quantized_on_qemu(variant: trainer::model::Variant, target: trainer::quantize::Target) {
+    let file = crate::quantized::quantized(variant, target);
+    let name = format!("{variant}-{}.fmlp", target.storage().name());
+    check_file_on_qemu(variant, &name, file.as_bytes());
+}
+
+fn check_file_on_qemu(variant: trainer::model::Variant, name: &str, bytes: &[u8]) {
     let dir = workspace_root().join("target/qemu/models");
     fs::create_dir_all(&dir).expect("create target/qemu/models");
-    let path = dir.join(format!("{variant}.fmlp"));
-    let bytes = crate::common::trained(variant).file.as_bytes();
+    let path = dir.join(name);
     if fs::read(&path).ok().as_deref() != Some(bytes) {
         fs::write(&path, bytes).expect("write model");
     }
@@ -503,4 +515,62 @@ fn qemu_trained_bn_bit_identical_to_host() {
 #[test]
 fn qemu_trained_bn_dropout_bit_identical_to_host() {
     check_trained_on_qemu(trainer::model::Variant::BnDropout);
+}
+
+#[test]
+fn qemu_f16_vanilla_bit_identical_to_host() {
+    check_quantized_on_qemu(
+        trainer::model::Variant::Vanilla,
+        trainer::quantize::Target::F16,
+    );
+}
+
+#[test]
+fn qemu_f16_dropout_bit_identical_to_host() {
+    check_quantized_on_qemu(
+        trainer::model::Variant::Dropout,
+        trainer::quantize::Target::F16,
+    );
+}
+
+#[test]
+fn qemu_f16_bn_bit_identical_to_host() {
+    check_quantized_on_qemu(trainer::model::Variant::Bn, trainer::quantize::Target::F16);
+}
+
+#[test]
+fn qemu_f16_bn_dropout_bit_identical_to_host() {
+    check_quantized_on_qemu(
+        trainer::model::Variant::BnDropout,
+        trainer::quantize::Target::F16,
+    );
+}
+
+#[test]
+fn qemu_int8_vanilla_bit_identical_to_host() {
+    check_quantized_on_qemu(
+        trainer::model::Variant::Vanilla,
+        trainer::quantize::Target::Int8,
+    );
+}
+
+#[test]
+fn qemu_int8_dropout_bit_identical_to_host() {
+    check_quantized_on_qemu(
+        trainer::model::Variant::Dropout,
+        trainer::quantize::Target::Int8,
+    );
+}
+
+#[test]
+fn qemu_int8_bn_bit_identical_to_host() {
+    check_quantized_on_qemu(trainer::model::Variant::Bn, trainer::quantize::Target::Int8);
+}
+
+#[test]
+fn qemu_int8_bn_dropout_bit_identical_to_host() {
+    check_quantized_on_qemu(
+        trainer::model::Variant::BnDropout,
+        trainer::quantize::Target::Int8,
+    );
 }

@@ -5,3 +5,4 @@ mod fold;
 mod inspect;
 mod parity;
 mod qemu;
+mod quantized;

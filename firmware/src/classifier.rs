@@ -1,19 +1,24 @@
 //! Checked construction once, infallible classification after.
 
-use heapless::Vec;
-use model_format::{Activation, Model};
+use core::marker::PhantomData;
 
-use crate::{Error, activation, dense, softmax};
+use heapless::Vec;
+use model_format::{Activation, Model, Params, round4};
+
+use crate::dense_i8::Requant;
+use crate::{Error, activation, dense, dense_f16, dense_i8, softmax};
 
 /// Inputs of every model the firmware runs: 28 × 28 pixels.
 pub const INPUTS: usize = 784;
 /// Classes of every model the firmware runs.
 pub const CLASSES: usize = 10;
 
-/// The activation RAM: two ping-pong buffers of `CAP` floats each (`8 · CAP` bytes).
+/// The activation RAM for every storage: two ping-pong buffers of `CAP` floats each
+/// (`8 · CAP` bytes). An int8 model uses the first `CAP` bytes of each as its int8 buffers.
 ///
-/// `CAP` must cover the widest layer side; [`Classifier::new`] refuses a model that needs more.
-/// Every trainer variant needs 784 (the input layer), so `Scratch<784>` takes 6,272 bytes.
+/// `CAP` must cover the widest layer side (for int8, rounded up to a multiple of 4);
+/// [`Classifier::new`] refuses a model that needs more. Every trainer variant needs 784 (the
+/// input layer), so `Scratch<784>` takes 6,272 bytes.
 #[derive(Debug, Clone)]
 pub struct Scratch<const CAP: usize> {
     a: [f32; CAP],
@@ -34,6 +39,77 @@ impl<const CAP: usize> Scratch<CAP> {
 impl<const CAP: usize> Default for Scratch<CAP> {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// The activation RAM of an int8 model alone: two ping-pong buffers of `CAP` bytes
+/// (`2 · CAP` bytes; `Int8Scratch<784>` takes 1,568), for devices where every byte counts.
+/// A [`Classifier`] built with it refuses f32 and f16 models.
+#[derive(Debug, Clone)]
+pub struct Int8Scratch<const CAP: usize> {
+    a: [i8; CAP],
+    b: [i8; CAP],
+}
+
+impl<const CAP: usize> Int8Scratch<CAP> {
+    /// Zeroed buffers; `const`, so they can live in a `static`.
+    pub const fn new() -> Self {
+        const { assert!(CAP >= INPUTS, "CAP must hold the 784 input pixels") };
+        Int8Scratch {
+            a: [0; CAP],
+            b: [0; CAP],
+        }
+    }
+}
+
+impl<const CAP: usize> Default for Int8Scratch<CAP> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl<const CAP: usize> Sealed for super::Scratch<CAP> {}
+    impl<const CAP: usize> Sealed for super::Int8Scratch<CAP> {}
+}
+
+/// Activation RAM a [`Classifier`] computes in: [`Scratch`] (every storage) or
+/// [`Int8Scratch`] (int8 models only). Sealed: the engine relies on the buffers' sizes.
+pub trait Scratchpad: sealed::Sealed {
+    /// Values each buffer holds.
+    const CAP: usize;
+    /// Whether f32 and f16 models run in it.
+    const FLOAT: bool;
+    /// The two f32 buffers, each `CAP` long; `None` if the scratch has none.
+    #[doc(hidden)]
+    fn float(&mut self) -> Option<(&mut [f32], &mut [f32])>;
+    /// The two int8 buffers, each `CAP` long.
+    #[doc(hidden)]
+    fn int8(&mut self) -> (&mut [i8], &mut [i8]);
+}
+
+impl<const CAP: usize> Scratchpad for Scratch<CAP> {
+    const CAP: usize = CAP;
+    const FLOAT: bool = true;
+    fn float(&mut self) -> Option<(&mut [f32], &mut [f32])> {
+        Some((&mut self.a, &mut self.b))
+    }
+    fn int8(&mut self) -> (&mut [i8], &mut [i8]) {
+        let a: &mut [i8] = bytemuck::cast_slice_mut(&mut self.a);
+        let b: &mut [i8] = bytemuck::cast_slice_mut(&mut self.b);
+        (&mut a[..CAP], &mut b[..CAP])
+    }
+}
+
+impl<const CAP: usize> Scratchpad for Int8Scratch<CAP> {
+    const CAP: usize = CAP;
+    const FLOAT: bool = false;
+    fn float(&mut self) -> Option<(&mut [f32], &mut [f32])> {
+        None
+    }
+    fn int8(&mut self) -> (&mut [i8], &mut [i8]) {
+        (&mut self.a, &mut self.b)
     }
 }
 
@@ -70,15 +146,16 @@ impl Classification {
     }
 }
 
-/// A checked model, ready to classify with a [`Scratch<CAP>`].
+/// A checked model, ready to classify with a scratch `S` ([`Scratch<CAP>`] unless named).
 #[derive(Debug, Clone, Copy)]
-pub struct Classifier<'m, const CAP: usize> {
+pub struct Classifier<'m, const CAP: usize, S = Scratch<CAP>> {
     model: Model<'m>,
+    scratch: PhantomData<fn(&mut S)>,
 }
 
 impl<'m, const CAP: usize> Classifier<'m, CAP> {
-    /// Checks `bytes` once: a valid model file (see [`Model::from_bytes`]) that maps
-    /// [`INPUTS`] pixels to [`CLASSES`] classes with no layer wider than `CAP`.
+    /// Checks `bytes` once: a valid model file (see [`Model::from_bytes`]) in any storage that
+    /// maps [`INPUTS`] pixels to [`CLASSES`] classes with no layer wider than `CAP`.
     ///
     /// # Errors
     /// [`Error::Model`] with the reason (corrupt file, [`ContractMismatch`], [`TooWide`], ...).
@@ -86,17 +163,53 @@ impl<'m, const CAP: usize> Classifier<'m, CAP> {
     /// [`ContractMismatch`]: model_format::Error::ContractMismatch
     /// [`TooWide`]: model_format::Error::TooWide
     pub fn new(bytes: &'m [u8]) -> Result<Self, Error> {
-        let model = Model::from_bytes(bytes)?;
-        if let Some(layer) = model
-            .layers()
-            .iter()
-            .position(|l| l.params().f32().is_none())
-        {
-            return Err(Error::UnsupportedStorage { layer });
+        Self::with_scratch(bytes)
+    }
+
+    /// Classifies inputs that are already scaled (f32 and f16 models; an int8 model takes raw
+    /// pixels only).
+    ///
+    /// # Errors
+    /// [`Error::NonFiniteInput`] if an input is NaN or infinite, [`Error::NeedsPixels`] for an
+    /// int8 model.
+    pub fn classify_f32(
+        &self,
+        input: &[f32; INPUTS],
+        scratch: &mut Scratch<CAP>,
+    ) -> Result<Classification, Error> {
+        if self.model.is_int8() {
+            return Err(Error::NeedsPixels);
         }
+        if let Some(index) = input.iter().position(|v| !v.is_finite()) {
+            return Err(Error::NonFiniteInput { index });
+        }
+        scratch.a[..INPUTS].copy_from_slice(input);
+        Ok(classification(run_float(
+            &self.model,
+            &mut scratch.a,
+            &mut scratch.b,
+        )))
+    }
+}
+
+impl<'m, const CAP: usize, S: Scratchpad> Classifier<'m, CAP, S> {
+    /// [`new`](Classifier::new) for a scratch `S` of `CAP` values: also refuses an f32 or f16
+    /// model when `S` is an [`Int8Scratch`].
+    ///
+    /// # Errors
+    /// As [`new`](Classifier::new), and [`Error::NeedsFloatScratch`].
+    pub fn with_scratch(bytes: &'m [u8]) -> Result<Self, Error> {
+        const { assert!(S::CAP == CAP, "the scratch must hold CAP values") };
+        let model = Model::from_bytes(bytes)?;
         model.check_contract(INPUTS, CLASSES)?;
         model.check_capacity(CAP)?;
-        Ok(Classifier { model })
+        if !model.is_int8() && !S::FLOAT {
+            return Err(Error::NeedsFloatScratch);
+        }
+        Ok(Classifier {
+            model,
+            scratch: PhantomData,
+        })
     }
 
     /// The checked model (names, provenance, layers).
@@ -104,59 +217,105 @@ impl<'m, const CAP: usize> Classifier<'m, CAP> {
         &self.model
     }
 
-    /// Classifies raw pixels, scaled by the model's input contract (`p as f32 * scale`).
+    /// Classifies raw pixels, scaled by the model's input contract (`p as f32 * scale`; for an
+    /// int8 model, `p − 128` with that scale, the same real value).
     ///
     /// # Panics
     /// Never.
-    pub fn classify_u8(&self, pixels: &[u8; INPUTS], scratch: &mut Scratch<CAP>) -> Classification {
+    pub fn classify_u8(&self, pixels: &[u8; INPUTS], scratch: &mut S) -> Classification {
+        if self.model.is_int8() {
+            let (a, b) = scratch.int8();
+            for (x, &p) in a.iter_mut().zip(pixels) {
+                *x = (p ^ 0x80) as i8; // p − 128, exactly
+            }
+            return classification(run_int8(&self.model, a, b));
+        }
+        // `with_scratch` refused float models for scratches without float buffers.
+        let Some((a, b)) = scratch.float() else {
+            return classification([0.0; CLASSES]);
+        };
         let scale = self.model.input().scale;
-        for (x, &p) in scratch.a.iter_mut().zip(pixels) {
+        for (x, &p) in a.iter_mut().zip(pixels) {
             *x = f32::from(p) * scale;
         }
-        self.run(scratch)
+        classification(run_float(&self.model, a, b))
     }
+}
 
-    /// Classifies inputs that are already scaled.
-    ///
-    /// # Errors
-    /// [`Error::NonFiniteInput`] if an input is NaN or infinite.
-    pub fn classify_f32(
-        &self,
-        input: &[f32; INPUTS],
-        scratch: &mut Scratch<CAP>,
-    ) -> Result<Classification, Error> {
-        if let Some(index) = input.iter().position(|v| !v.is_finite()) {
-            return Err(Error::NonFiniteInput { index });
+/// Runs float layers from `a[..INPUTS]`, ping-ponging between the two buffers; the logits.
+fn run_float(model: &Model<'_>, a: &mut [f32], b: &mut [f32]) -> [f32; CLASSES] {
+    let (mut src, mut dst) = (a, b);
+    let mut width = INPUTS;
+    for layer in model.layers() {
+        // `check_capacity` guaranteed both sides fit in the buffers.
+        let out = &mut dst[..layer.outputs()];
+        match *layer.params() {
+            Params::F32 { weights, bias } => dense::dense(weights, bias, &src[..width], out),
+            Params::F16 { weights, bias } => {
+                dense_f16::dense_f16(weights, bias, &src[..width], out)
+            }
+            // A model is int8 throughout or not at all (checked at load).
+            Params::Int8(_) => {}
         }
-        scratch.a[..INPUTS].copy_from_slice(input);
-        Ok(self.run(scratch))
+        if layer.activation() == Activation::Relu {
+            activation::relu(out);
+        }
+        width = layer.outputs();
+        core::mem::swap(&mut src, &mut dst);
     }
+    let mut logits = [0.0; CLASSES];
+    logits.copy_from_slice(&src[..CLASSES]);
+    logits
+}
 
-    /// Runs the layers from `scratch.a[..INPUTS]`, ping-ponging between the two buffers.
-    fn run(&self, scratch: &mut Scratch<CAP>) -> Classification {
-        let (mut src, mut dst) = (&mut scratch.a, &mut scratch.b);
-        let mut width = INPUTS;
-        for layer in self.model.layers() {
-            // `check_capacity` guaranteed both sides fit in CAP.
-            let out = &mut dst[..layer.outputs()];
-            // `new` refused every other storage.
-            if let Some((weights, bias)) = layer.params().f32() {
-                dense::dense(weights, bias, &src[..width], out);
-            }
-            if layer.activation() == Activation::Relu {
-                activation::relu(out);
-            }
-            width = layer.outputs();
-            core::mem::swap(&mut src, &mut dst);
-        }
-        let mut logits = [0.0; CLASSES];
-        logits.copy_from_slice(&src[..CLASSES]);
-        let mut probabilities = [0.0; CLASSES];
-        softmax::softmax(&logits, &mut probabilities);
-        Classification {
-            class: softmax::argmax(&logits),
-            probabilities,
-            logits,
-        }
+/// Runs int8 layers from `a[..INPUTS]`; the last layer's outputs dequantized (the only float
+/// arithmetic of an int8 model).
+fn run_int8(model: &Model<'_>, a: &mut [i8], b: &mut [i8]) -> [f32; CLASSES] {
+    let (mut src, mut dst) = (a, b);
+    let mut output = model_format::Quant {
+        scale: 1.0,
+        zero_point: 0,
+    };
+    for layer in model.layers() {
+        let Params::Int8(p) = *layer.params() else {
+            // Checked at load: an int8 model has int8 layers only.
+            continue;
+        };
+        let relu = layer.activation() == Activation::Relu;
+        let rq = Requant {
+            bias: p.bias,
+            multiplier: p.multiplier,
+            shift: p.shift,
+            output_zero_point: p.output.zero_point,
+            min: if relu { p.output.zero_point } else { -128 },
+            max: 127,
+        };
+        // `check_capacity` guaranteed whole tiles of both sides fit in the buffers.
+        let inputs = layer.inputs();
+        dense_i8::dense_i8(
+            p.weights,
+            inputs,
+            &src[..round4(inputs)],
+            -p.input.zero_point,
+            &rq,
+            &mut dst[..layer.outputs()],
+        );
+        output = p.output;
+        core::mem::swap(&mut src, &mut dst);
+    }
+    let mut logits = [0.0; CLASSES];
+    for (l, &q) in logits.iter_mut().zip(src.iter()) {
+        *l = (i32::from(q) - output.zero_point) as f32 * output.scale;
+    }
+    logits
+}
+
+fn classification(logits: [f32; CLASSES]) -> Classification {
+    let mut probabilities = [0.0; CLASSES];
+    softmax::softmax(&logits, &mut probabilities);
+    Classification {
+        class: softmax::argmax(&logits),
+        probabilities,
+        logits,
     }
 }

@@ -13,11 +13,11 @@ pub enum Error {
         /// Index of the first such input.
         index: usize,
     },
-    /// A layer's storage (f16, int8) is not run by this build yet.
-    UnsupportedStorage {
-        /// Layer index.
-        layer: usize,
-    },
+    /// An int8 model takes raw pixels (`classify_u8`), not scaled f32 inputs.
+    NeedsPixels,
+    /// An f32 or f16 model needs a [`Scratch`](crate::Scratch), not an
+    /// [`Int8Scratch`](crate::Int8Scratch).
+    NeedsFloatScratch,
 }
 
 impl From<model_format::Error> for Error {
@@ -31,8 +31,9 @@ impl fmt::Display for Error {
         match self {
             Error::Model(e) => write!(f, "model refused: {e}"),
             Error::NonFiniteInput { index } => write!(f, "input {index} is NaN or infinite"),
-            Error::UnsupportedStorage { layer } => {
-                write!(f, "layer {layer}: this firmware runs f32 layers only")
+            Error::NeedsPixels => f.write_str("an int8 model classifies raw u8 pixels only"),
+            Error::NeedsFloatScratch => {
+                f.write_str("an f32 or f16 model needs a Scratch, not an Int8Scratch")
             }
         }
     }
@@ -42,7 +43,7 @@ impl core::error::Error for Error {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
             Error::Model(e) => Some(e),
-            Error::NonFiniteInput { .. } | Error::UnsupportedStorage { .. } => None,
+            Error::NonFiniteInput { .. } | Error::NeedsPixels | Error::NeedsFloatScratch => None,
         }
     }
 }

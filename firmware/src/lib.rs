@@ -44,6 +44,8 @@ mod error;
 pub mod math;
 pub mod softmax;
 
-pub use classifier::{CLASSES, Classification, Classifier, INPUTS, Scratch};
+pub use classifier::{
+    CLASSES, Classification, Classifier, INPUTS, Int8Scratch, Scratch, Scratchpad,
+};
 pub use error::Error;
 pub use model_format;

@@ -8,7 +8,9 @@ use crate::header::{Desc, Header, Offsets};
 use crate::layout::{BlockLayout, int8_weight_index, round4};
 use crate::quant::{MAX_SHIFT, MIN_MULTIPLIER, MIN_SHIFT};
 use crate::wire::{Activation, InputSpec, Provenance, Quant, Storage};
-use crate::{CHECKSUM_LEN, CRC32, Error, MAGIC, MAX_LAYERS, PREAMBLE_LEN, VERSION, align4};
+use crate::{
+    CHECKSUM_LEN, CRC32, Error, MAGIC, MAX_CLASSES, MAX_LAYERS, PREAMBLE_LEN, VERSION, align4,
+};
 
 /// The parameters of an int8 layer (TFLite's int8 scheme), borrowed from the file.
 ///
@@ -158,8 +160,13 @@ impl<'a> Layer<'a> {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Model<'a> {
     version: u16,
-    header: Header<'a>,
+    variant: &'a str,
+    provenance: Provenance<'a>,
+    input: InputSpec,
+    class_names: [&'a str; MAX_CLASSES],
+    class_count: usize,
     layers: [Layer<'a>; MAX_LAYERS],
+    layer_count: usize,
 }
 
 impl<'a> Model<'a> {
@@ -180,10 +187,16 @@ impl<'a> Model<'a> {
         let (version, header, data) = split_file(bytes)?;
         let header = Header::decode(version, header)?;
         let layers = bind(&header, data)?;
+        // The layer descriptions are not kept: a device holds the model view in RAM.
         Ok(Model {
             version,
-            header,
+            variant: header.variant,
+            provenance: header.provenance,
+            input: header.input,
+            class_names: header.class_names,
+            class_count: header.class_count,
             layers,
+            layer_count: header.layer_count,
         })
     }
 
@@ -230,27 +243,27 @@ impl<'a> Model<'a> {
 
     /// The variant name the trainer gave (`vanilla`, `bn`, ...).
     pub const fn variant(&self) -> &'a str {
-        self.header.variant
+        self.variant
     }
 
     /// Seed, epochs, test accuracy and note recorded at export.
     pub const fn provenance(&self) -> &Provenance<'a> {
-        &self.header.provenance
+        &self.provenance
     }
 
     /// The input contract.
     pub const fn input(&self) -> &InputSpec {
-        &self.header.input
+        &self.input
     }
 
     /// Class names in output order.
     pub fn class_names(&self) -> &[&'a str] {
-        &self.header.class_names[..self.header.class_count]
+        &self.class_names[..self.class_count]
     }
 
     /// The dense layers in order (at least one).
     pub fn layers(&self) -> &[Layer<'a>] {
-        &self.layers[..self.header.layer_count]
+        &self.layers[..self.layer_count]
     }
 
     /// Whether the model computes in integers ([`Storage::Int8`]; then every layer is int8).
@@ -265,7 +278,7 @@ impl<'a> Model<'a> {
 
     /// Outputs of the last layer (the number of classes).
     pub const fn classes(&self) -> usize {
-        self.header.class_count
+        self.class_count
     }
 
     /// The activation buffer capacity the model needs: its widest layer side, for int8
