@@ -22,10 +22,8 @@ mod board;
 #[path = "../firmware/benches/shapes/mod.rs"]
 mod shapes;
 use board::TARGET;
-use trainer::data::{
-    DEBIAN_DIR, DIR_ENV_VAR, DOWNLOAD_DIR, TEST_IMAGES_FILE, TEST_LABELS_FILE, read_images,
-    read_labels,
-};
+use idx::layout::{DEBIAN_DIR, DOWNLOAD_DIR, TEST_FILE_NAMES, TEST_IMAGES_FILE, TEST_LABELS_FILE};
+use idx::{read_images, read_labels};
 
 /// Images the parity test runs on the device.
 const PARITY_IMAGES: usize = 256;
@@ -158,7 +156,7 @@ pub fn assert_parity_on_qemu(model: &Path, n_images: usize) -> QemuRun {
     let bytes = AlignedBytes::read(model).expect("read model");
     let classifier = Classifier::<INPUTS>::new(&bytes).expect("host refuses the model");
     let images = read_images(&run.data_dir.join(TEST_IMAGES_FILE)).expect("test images");
-    let labels = read_labels(&run.data_dir.join(TEST_LABELS_FILE)).expect("test labels");
+    let labels = read_labels(&run.data_dir.join(TEST_LABELS_FILE), CLASSES).expect("test labels");
     let mut scratch = Scratch::<INPUTS>::new();
 
     let mut host_correct = 0;
@@ -240,31 +238,11 @@ fn workspace_root() -> PathBuf {
 
 /// The test-set directory, searched as the build script and the trainer do.
 fn data_dir() -> Result<PathBuf, String> {
-    let has_files =
-        |d: &Path| d.join(TEST_IMAGES_FILE).is_file() && d.join(TEST_LABELS_FILE).is_file();
-    if let Some(dir) = env::var_os(DIR_ENV_VAR) {
-        let dir = PathBuf::from(dir);
-        return if has_files(&dir) {
-            Ok(dir)
-        } else {
-            Err(format!(
-                "{DIR_ENV_VAR}={} lacks the t10k files",
-                dir.display()
-            ))
-        };
-    }
-    [
+    let defaults = [
         workspace_root().join(DOWNLOAD_DIR),
         PathBuf::from(DEBIAN_DIR),
-    ]
-    .into_iter()
-    .find(|d| has_files(d))
-    .ok_or_else(|| {
-        format!(
-            "no Fashion-MNIST test set: set {DIR_ENV_VAR}, run the trainer once (it downloads \
-                 into {DOWNLOAD_DIR}), or `apt-get install dataset-fashion-mnist`"
-        )
-    })
+    ];
+    idx::find_dir(None, &defaults, &TEST_FILE_NAMES).map_err(|e| e.to_string())
 }
 
 /// Fails with what to install when QEMU or the Rust target is missing.
@@ -467,7 +445,7 @@ fn elf_sections(elf: &Path) -> Result<ElfSections, String> {
 }
 
 /// Each briefly trained, exported variant on the Cortex-M4: bit-identical to the host.
-fn check_trained_on_qemu(variant: trainer::model::Variant) {
+fn check_trained_on_qemu(variant: trainer::variant::Variant) {
     let dir = workspace_root().join("target/qemu/models");
     fs::create_dir_all(&dir).expect("create target/qemu/models");
     let path = dir.join(format!("{variant}.fmlp"));
@@ -487,20 +465,20 @@ fn check_trained_on_qemu(variant: trainer::model::Variant) {
 
 #[test]
 fn qemu_trained_vanilla_bit_identical_to_host() {
-    check_trained_on_qemu(trainer::model::Variant::Vanilla);
+    check_trained_on_qemu(trainer::variant::Variant::Vanilla);
 }
 
 #[test]
 fn qemu_trained_dropout_bit_identical_to_host() {
-    check_trained_on_qemu(trainer::model::Variant::Dropout);
+    check_trained_on_qemu(trainer::variant::Variant::Dropout);
 }
 
 #[test]
 fn qemu_trained_bn_bit_identical_to_host() {
-    check_trained_on_qemu(trainer::model::Variant::Bn);
+    check_trained_on_qemu(trainer::variant::Variant::Bn);
 }
 
 #[test]
 fn qemu_trained_bn_dropout_bit_identical_to_host() {
-    check_trained_on_qemu(trainer::model::Variant::BnDropout);
+    check_trained_on_qemu(trainer::variant::Variant::BnDropout);
 }
