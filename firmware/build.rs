@@ -14,7 +14,6 @@
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
-    println!("cargo:rerun-if-changed=host/fashion_idx.rs");
     instruction_set_cfgs();
     #[cfg(feature = "board")]
     board::main();
@@ -148,26 +147,21 @@ mod kernels {
 }
 
 #[cfg(feature = "board")]
-#[path = "host/fashion_idx.rs"]
-mod fashion_idx;
-
-#[cfg(feature = "board")]
 mod board {
     use std::env;
     use std::fs;
     use std::path::{Path, PathBuf};
     use std::process;
 
-    use super::fashion_idx::{
-        DIR_VAR, IMAGE_DIMS, IMAGES_FILE, IMAGES_MAGIC, LABELS_FILE, LABELS_MAGIC, data_dir,
-        read_idx,
+    use idx::layout::{
+        CLASS_NAMES, DEBIAN_DIR, DIR_ENV_VAR, DOWNLOAD_DIR, IMAGE_PIXELS, TEST_FILE_NAMES,
+        TEST_IMAGES, TEST_IMAGES_FILE, TEST_LABELS_FILE,
     };
+    use idx::{find_dir, read_images, read_labels};
 
     const MODEL_VAR: &str = "FMLP_MODEL";
     const COUNT_VAR: &str = "FMLP_IMAGES";
     const DEFAULT_COUNT: usize = 256;
-    const TEST_IMAGES: usize = 10_000;
-    const PIXELS: usize = 28 * 28;
     /// The code memory of mps2-an386 (see `memory.x`).
     const FLASH_BYTES: usize = 4 << 20;
     /// Room left in flash for the vector table, code and other constants.
@@ -181,7 +175,7 @@ mod board {
     }
 
     fn run() -> Result<(), String> {
-        for var in [MODEL_VAR, COUNT_VAR, DIR_VAR] {
+        for var in [MODEL_VAR, COUNT_VAR, DIR_ENV_VAR] {
             println!("cargo:rerun-if-env-changed={var}");
         }
         println!("cargo:rerun-if-changed=memory.x");
@@ -215,32 +209,33 @@ mod board {
         }
 
         let count = image_count()?;
-        let needed = model_bytes.len() + count * (PIXELS + 1);
+        let needed = model_bytes.len() + count * (IMAGE_PIXELS + 1);
         if needed > FLASH_BYTES - CODE_RESERVE {
             return Err(format!(
                 "the model ({} bytes) and {count} images ({} bytes) do not fit the 4 MiB code \
                  memory with room for the program: lower {COUNT_VAR}",
                 model_bytes.len(),
-                count * (PIXELS + 1)
+                count * (IMAGE_PIXELS + 1)
             ));
         }
 
-        let defaults = [
-            workspace.join("data/fashion-mnist"),
-            PathBuf::from("/usr/share/datasets/fashion-mnist"),
-        ];
-        let dir = data_dir(None, &defaults)?;
-        let images_path = dir.join(IMAGES_FILE);
-        let labels_path = dir.join(LABELS_FILE);
+        let defaults = [workspace.join(DOWNLOAD_DIR), PathBuf::from(DEBIAN_DIR)];
+        let dir = find_dir(None, &defaults, &TEST_FILE_NAMES).map_err(|e| e.to_string())?;
+        let images_path = dir.join(TEST_IMAGES_FILE);
+        let labels_path = dir.join(TEST_LABELS_FILE);
         println!("cargo:rerun-if-changed={}", images_path.display());
         println!("cargo:rerun-if-changed={}", labels_path.display());
-        let images = read_idx(
-            &images_path,
-            IMAGES_MAGIC,
-            &IMAGE_DIMS,
-            Some(count * PIXELS),
-        )?;
-        let labels = read_idx(&labels_path, LABELS_MAGIC, &[], Some(count))?;
+        let mut images = read_images(&images_path).map_err(|e| e.to_string())?;
+        let mut labels = read_labels(&labels_path, CLASS_NAMES.len()).map_err(|e| e.to_string())?;
+        if labels.len() < count || images.len() < count * IMAGE_PIXELS {
+            return Err(format!(
+                "{} holds {} test images, fewer than {COUNT_VAR}={count}",
+                dir.display(),
+                labels.len().min(images.len() / IMAGE_PIXELS)
+            ));
+        }
+        images.truncate(count * IMAGE_PIXELS);
+        labels.truncate(count);
 
         write(&out.join("model.fmlp"), &model_bytes)?;
         write(&out.join("images.bin"), &images)?;

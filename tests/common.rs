@@ -5,12 +5,13 @@
 
 use std::sync::OnceLock;
 
-use indicatif::{MultiProgress, ProgressDrawTarget};
+use idx::layout::DEBIAN_DIR;
 use model_format::AlignedBytes;
-use trainer::data::{DEBIAN_DIR, FashionMnist};
+use trainer::data::FashionMnist;
 use trainer::export::{ExportInfo, encode_snapshot};
-use trainer::model::{Snapshot, Variant, logits};
+use trainer::model::{Snapshot, logits};
 use trainer::training::{EVAL_BATCH, TrainConfig, train};
+use trainer::variant::Variant;
 
 /// Training images for the brief run: 500 Adam steps at batch 8, so BatchNorm's moving
 /// statistics (momentum 0.99) are 99.3 % data and 0.7 % initial values — far from γ=1, β=0,
@@ -23,7 +24,7 @@ pub const SEED: u64 = 2024;
 pub fn data() -> &'static FashionMnist {
     static DATA: OnceLock<FashionMnist> = OnceLock::new();
     DATA.get_or_init(|| {
-        FashionMnist::load(None).unwrap_or_else(|e| {
+        FashionMnist::load(None, 10).unwrap_or_else(|e| {
             panic!(
                 "these tests need the real Fashion-MNIST (apt-get install dataset-fashion-mnist, \
                  expected in {DEBIAN_DIR}): {e}"
@@ -55,8 +56,8 @@ pub fn trained(variant: Variant) -> &'static Trained {
             train_limit: Some(BRIEF_TRAIN_IMAGES),
             ..TrainConfig::default()
         };
-        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::hidden());
-        let outcome = train(variant, &config, &train_set, &val_set, None, false, &multi)
+        let spec = variant.spec();
+        let outcome = train(&spec, &config, (&train_set, &val_set), None, &())
             .unwrap_or_else(|e| panic!("training {variant}: {e:?}"));
         let snapshot = outcome.model.snapshot();
         let burn_logits = logits(&outcome.model, &data.test.images, EVAL_BATCH);
@@ -66,7 +67,7 @@ pub fn trained(variant: Variant) -> &'static Trained {
             test_accuracy: 0.0,
             note: "workspace test".into(),
         };
-        let file = encode_snapshot(&snapshot, &info)
+        let (file, _) = encode_snapshot(&spec, &snapshot, &info)
             .unwrap_or_else(|e| panic!("exporting {variant}: {e:?}"));
         Trained {
             snapshot,

@@ -2,7 +2,7 @@
 
 use model_format::Model;
 use trainer::fold::fold;
-use trainer::model::Variant;
+use trainer::variant::Variant;
 
 use crate::common::{max_abs_diff, trained};
 

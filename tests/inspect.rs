@@ -1,7 +1,7 @@
 //! `trainer inspect`: what it shows for an exported file, and that a corrupt one is a clean error.
 
 use trainer::inspect::{InspectError, describe, read_model};
-use trainer::model::Variant;
+use trainer::variant::Variant;
 
 use crate::common::trained;
 

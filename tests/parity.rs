@@ -2,12 +2,12 @@
 //! firmware running the **exported** (folded) file, on all 10,000 real test images.
 
 use firmware::{CLASSES, Classifier, INPUTS, Scratch};
-use trainer::model::Variant;
+use trainer::variant::Variant;
 
 use crate::common::{max_abs_diff, softmax_f64, trained};
 
 /// Largest |Δlogit| allowed between burn and the firmware. Three sources, all f32 rounding:
-/// - summation order: burn's matrix multiply and the firmware's 8-lane dot product add the 784
+/// - summation order: burn's matrix multiply and the firmware's 4-lane dot product add the 784
 ///   products of the first layer in different orders. Worst case that is `784 · 2⁻²⁴ · Σ|wᵢxᵢ|`
 ///   (≈ 4.7e-5 · Σ|wᵢxᵢ|); rounding errors of random sign grow like √784 instead, ≈ 2e-6 · Σ|wᵢxᵢ|;
 /// - BatchNorm folding: burn evaluates `(x − μ)/√(σ² + ε)·γ + β` in f32, the file holds

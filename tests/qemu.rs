@@ -22,10 +22,8 @@ mod board;
 #[path = "../firmware/benches/shapes/mod.rs"]
 mod shapes;
 use board::TARGET;
-use trainer::data::{
-    DEBIAN_DIR, DIR_ENV_VAR, DOWNLOAD_DIR, TEST_IMAGES_FILE, TEST_LABELS_FILE, read_images,
-    read_labels,
-};
+use idx::layout::{DEBIAN_DIR, DOWNLOAD_DIR, TEST_FILE_NAMES, TEST_IMAGES_FILE, TEST_LABELS_FILE};
+use idx::{read_images, read_labels};
 
 /// Images the parity test runs on the device.
 const PARITY_IMAGES: usize = 256;
@@ -158,7 +156,7 @@ pub fn assert_parity_on_qemu(model: &Path, n_images: usize) -> QemuRun {
     let bytes = AlignedBytes::read(model).expect("read model");
     let classifier = Classifier::<INPUTS>::new(&bytes).expect("host refuses the model");
     let images = read_images(&run.data_dir.join(TEST_IMAGES_FILE)).expect("test images");
-    let labels = read_labels(&run.data_dir.join(TEST_LABELS_FILE)).expect("test labels");
+    let labels = read_labels(&run.data_dir.join(TEST_LABELS_FILE), CLASSES).expect("test labels");
     let mut scratch = Scratch::<INPUTS>::new();
 
     let mut host_correct = 0;
@@ -240,31 +238,11 @@ fn workspace_root() -> PathBuf {
 
 /// The test-set directory, searched as the build script and the trainer do.
 fn data_dir() -> Result<PathBuf, String> {
-    let has_files =
-        |d: &Path| d.join(TEST_IMAGES_FILE).is_file() && d.join(TEST_LABELS_FILE).is_file();
-    if let Some(dir) = env::var_os(DIR_ENV_VAR) {
-        let dir = PathBuf::from(dir);
-        return if has_files(&dir) {
-            Ok(dir)
-        } else {
-            Err(format!(
-                "{DIR_ENV_VAR}={} lacks the t10k files",
-                dir.display()
-            ))
-        };
-    }
-    [
+    let defaults = [
         workspace_root().join(DOWNLOAD_DIR),
         PathBuf::from(DEBIAN_DIR),
-    ]
-    .into_iter()
-    .find(|d| has_files(d))
-    .ok_or_else(|| {
-        format!(
-            "no Fashion-MNIST test set: set {DIR_ENV_VAR}, run the trainer once (it downloads \
-                 into {DOWNLOAD_DIR}), or `apt-get install dataset-fashion-mnist`"
-        )
-    })
+    ];
+    idx::find_dir(None, &defaults, &TEST_FILE_NAMES).map_err(|e| e.to_string())
 }
 
 /// Fails with what to install when QEMU or the Rust target is missing.
@@ -467,20 +445,20 @@ fn elf_sections(elf: &Path) -> Result<ElfSections, String> {
 }
 
 /// Each briefly trained, exported variant on the Cortex-M4: bit-identical to the host.
-fn check_trained_on_qemu(variant: trainer::model::Variant) {
+fn check_trained_on_qemu(variant: trainer::variant::Variant) {
     let bytes = crate::common::trained(variant).file.as_bytes();
     check_file_on_qemu(variant, &format!("{variant}.fmlp"), bytes);
 }
 
 /// The f16 or int8 file of a briefly trained variant on the Cortex-M4 (the DSP and VCVT
 /// assembly kernels there, the portable ones on the host): bit-identical to the host.
-fn check_quantized_on_qemu(variant: trainer::model::Variant, target: trainer::quantize::Target) {
+fn check_quantized_on_qemu(variant: trainer::variant::Variant, target: trainer::quantize::Target) {
     let file = crate::quantized::quantized(variant, target);
     let name = format!("{variant}-{}.fmlp", target.storage().name());
     check_file_on_qemu(variant, &name, file.as_bytes());
 }
 
-fn check_file_on_qemu(variant: trainer::model::Variant, name: &str, bytes: &[u8]) {
+fn check_file_on_qemu(variant: trainer::variant::Variant, name: &str, bytes: &[u8]) {
     let dir = workspace_root().join("target/qemu/models");
     fs::create_dir_all(&dir).expect("create target/qemu/models");
     let path = dir.join(name);
@@ -499,28 +477,28 @@ fn check_file_on_qemu(variant: trainer::model::Variant, name: &str, bytes: &[u8]
 
 #[test]
 fn qemu_trained_vanilla_bit_identical_to_host() {
-    check_trained_on_qemu(trainer::model::Variant::Vanilla);
+    check_trained_on_qemu(trainer::variant::Variant::Vanilla);
 }
 
 #[test]
 fn qemu_trained_dropout_bit_identical_to_host() {
-    check_trained_on_qemu(trainer::model::Variant::Dropout);
+    check_trained_on_qemu(trainer::variant::Variant::Dropout);
 }
 
 #[test]
 fn qemu_trained_bn_bit_identical_to_host() {
-    check_trained_on_qemu(trainer::model::Variant::Bn);
+    check_trained_on_qemu(trainer::variant::Variant::Bn);
 }
 
 #[test]
 fn qemu_trained_bn_dropout_bit_identical_to_host() {
-    check_trained_on_qemu(trainer::model::Variant::BnDropout);
+    check_trained_on_qemu(trainer::variant::Variant::BnDropout);
 }
 
 #[test]
 fn qemu_f16_vanilla_bit_identical_to_host() {
     check_quantized_on_qemu(
-        trainer::model::Variant::Vanilla,
+        trainer::variant::Variant::Vanilla,
         trainer::quantize::Target::F16,
     );
 }
@@ -528,20 +506,20 @@ fn qemu_f16_vanilla_bit_identical_to_host() {
 #[test]
 fn qemu_f16_dropout_bit_identical_to_host() {
     check_quantized_on_qemu(
-        trainer::model::Variant::Dropout,
+        trainer::variant::Variant::Dropout,
         trainer::quantize::Target::F16,
     );
 }
 
 #[test]
 fn qemu_f16_bn_bit_identical_to_host() {
-    check_quantized_on_qemu(trainer::model::Variant::Bn, trainer::quantize::Target::F16);
+    check_quantized_on_qemu(trainer::variant::Variant::Bn, trainer::quantize::Target::F16);
 }
 
 #[test]
 fn qemu_f16_bn_dropout_bit_identical_to_host() {
     check_quantized_on_qemu(
-        trainer::model::Variant::BnDropout,
+        trainer::variant::Variant::BnDropout,
         trainer::quantize::Target::F16,
     );
 }
@@ -549,7 +527,7 @@ fn qemu_f16_bn_dropout_bit_identical_to_host() {
 #[test]
 fn qemu_int8_vanilla_bit_identical_to_host() {
     check_quantized_on_qemu(
-        trainer::model::Variant::Vanilla,
+        trainer::variant::Variant::Vanilla,
         trainer::quantize::Target::Int8,
     );
 }
@@ -557,20 +535,20 @@ fn qemu_int8_vanilla_bit_identical_to_host() {
 #[test]
 fn qemu_int8_dropout_bit_identical_to_host() {
     check_quantized_on_qemu(
-        trainer::model::Variant::Dropout,
+        trainer::variant::Variant::Dropout,
         trainer::quantize::Target::Int8,
     );
 }
 
 #[test]
 fn qemu_int8_bn_bit_identical_to_host() {
-    check_quantized_on_qemu(trainer::model::Variant::Bn, trainer::quantize::Target::Int8);
+    check_quantized_on_qemu(trainer::variant::Variant::Bn, trainer::quantize::Target::Int8);
 }
 
 #[test]
 fn qemu_int8_bn_dropout_bit_identical_to_host() {
     check_quantized_on_qemu(
-        trainer::model::Variant::BnDropout,
+        trainer::variant::Variant::BnDropout,
         trainer::quantize::Target::Int8,
     );
 }

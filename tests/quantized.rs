@@ -8,7 +8,7 @@
 
 use firmware::{CLASSES, Classifier, INPUTS, Int8Scratch, Scratch};
 use model_format::{AlignedBytes, Model};
-use trainer::model::Variant;
+use trainer::variant::Variant;
 use trainer::quantize::{Net, Target, argmax, forward, quantize};
 
 use crate::common::{data, trained};

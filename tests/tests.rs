@@ -1,8 +1,9 @@
-//! Workspace tests, one binary so burn links once: parity, fold, QEMU.
+//! Workspace tests, one binary so burn links once: parity, fold, presets' bytes, QEMU.
 
 mod common;
 mod fold;
 mod inspect;
 mod parity;
+mod presets;
 mod qemu;
 mod quantized;

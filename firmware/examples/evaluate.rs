@@ -15,13 +15,11 @@ use clap::Parser;
 use firmware::{CLASSES, Classifier, INPUTS, Scratch};
 use model_format::AlignedBytes;
 
-#[path = "../host/fashion_idx.rs"]
-mod fashion_idx;
-
-use fashion_idx::{IMAGE_DIMS, IMAGES_FILE, IMAGES_MAGIC, LABELS_FILE, LABELS_MAGIC, read_idx};
+use idx::layout::{DEBIAN_DIR, DOWNLOAD_DIR, TEST_FILE_NAMES, TEST_IMAGES_FILE, TEST_LABELS_FILE};
+use idx::{find_dir, read_images, read_labels};
 
 /// Where the test files are looked for without `--data` or `$FASHION_MNIST_DIR`.
-const SEARCH_DIRS: [&str; 2] = ["data/fashion-mnist", "/usr/share/datasets/fashion-mnist"];
+const SEARCH_DIRS: [&str; 2] = [DOWNLOAD_DIR, DEBIAN_DIR];
 
 /// Evaluates a .fmlp model with the firmware's own code on the Fashion-MNIST test set.
 #[derive(Debug, Parser)]
@@ -51,22 +49,15 @@ fn run(args: &Args) -> Result<(), String> {
     let classifier =
         Classifier::<INPUTS>::new(&bytes).map_err(|e| format!("{}: {e}", args.model.display()))?;
     let defaults: Vec<PathBuf> = SEARCH_DIRS.iter().map(PathBuf::from).collect();
-    let dir = fashion_idx::data_dir(args.data.as_deref().map(|d| (d, "--data")), &defaults)?;
-    let images = read_idx(&dir.join(IMAGES_FILE), IMAGES_MAGIC, &IMAGE_DIMS, None)?;
-    let labels = read_idx(&dir.join(LABELS_FILE), LABELS_MAGIC, &[], None)?;
+    let dir =
+        find_dir(args.data.as_deref(), &defaults, &TEST_FILE_NAMES).map_err(|e| e.to_string())?;
+    let images = read_images(&dir.join(TEST_IMAGES_FILE)).map_err(|e| e.to_string())?;
+    let labels = read_labels(&dir.join(TEST_LABELS_FILE), CLASSES).map_err(|e| e.to_string())?;
     let count = labels.len();
     if images.len() != count * INPUTS {
         return Err(format!(
-            "{} holds {} images but {} holds {count} labels",
-            IMAGES_FILE,
+            "{TEST_IMAGES_FILE} holds {} images but {TEST_LABELS_FILE} holds {count} labels",
             images.len() / INPUTS,
-            LABELS_FILE
-        ));
-    }
-    if let Some(i) = labels.iter().position(|&l| usize::from(l) >= CLASSES) {
-        return Err(format!(
-            "label {i} is {}, not a class below {CLASSES}",
-            labels[i]
         ));
     }
 

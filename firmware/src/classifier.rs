@@ -249,7 +249,7 @@ fn run_float(model: &Model<'_>, a: &mut [f32], b: &mut [f32]) -> [f32; CLASSES] 
     for layer in model.layers() {
         // `check_capacity` guaranteed both sides fit in the buffers.
         let out = &mut dst[..layer.outputs()];
-        match *layer.params() {
+        match layer.params() {
             Params::F32 { weights, bias } => dense::dense(weights, bias, &src[..width], out),
             Params::F16 { weights, bias } => {
                 dense_f16::dense_f16(weights, bias, &src[..width], out)
@@ -277,7 +277,7 @@ fn run_int8(model: &Model<'_>, a: &mut [i8], b: &mut [i8]) -> [f32; CLASSES] {
         zero_point: 0,
     };
     for layer in model.layers() {
-        let Params::Int8(p) = *layer.params() else {
+        let Params::Int8(p) = layer.params() else {
             // Checked at load: an int8 model has int8 layers only.
             continue;
         };

@@ -104,12 +104,21 @@ impl<'a> Params<'a> {
 ///
 /// Invariants (checked by [`Model::from_bytes`]): `inputs > 0`, `outputs > 0`, the parameter
 /// slices have the lengths their storage gives, every float finite, every int8 field in range.
+///
+/// Kept small (a device holds eight of them in RAM): the parameters are two byte runs of the
+/// file, and [`params`](Self::params) lends them out typed.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Layer<'a> {
-    inputs: usize,
-    outputs: usize,
+    inputs: u32,
+    outputs: u32,
     activation: Activation,
-    params: Params<'a>,
+    storage: Storage,
+    /// `(input, output)` quantization of an int8 layer; unused otherwise.
+    quant: [Quant; 2],
+    /// The weights, padding included.
+    weights: &'a [u8],
+    /// The per-row words: the bias, and for int8 the multiplier, shift and weight scale.
+    rows: &'a [u32],
 }
 
 impl<'a> Layer<'a> {
@@ -117,20 +126,23 @@ impl<'a> Layer<'a> {
         inputs: 0,
         outputs: 0,
         activation: Activation::None,
-        params: Params::F32 {
-            weights: &[],
-            bias: &[],
-        },
+        storage: Storage::F32,
+        quant: [Quant {
+            scale: 1.0,
+            zero_point: 0,
+        }; 2],
+        weights: &[],
+        rows: &[],
     };
 
     /// Inputs of the layer.
     pub const fn inputs(&self) -> usize {
-        self.inputs
+        self.inputs as usize
     }
 
     /// Outputs of the layer.
     pub const fn outputs(&self) -> usize {
-        self.outputs
+        self.outputs as usize
     }
 
     /// What the layer applies to its outputs.
@@ -138,19 +150,47 @@ impl<'a> Layer<'a> {
         self.activation
     }
 
-    /// The parameters, in place.
-    pub const fn params(&self) -> &Params<'a> {
-        &self.params
+    /// The parameters, in place, typed by their storage.
+    ///
+    /// # Panics
+    /// Never: the lengths and alignment were checked at load (a slice that could not be lent
+    /// out would come back empty, which the load already excluded).
+    pub fn params(&self) -> Params<'a> {
+        let o = self.outputs();
+        let row = |k: usize| self.rows.get(k * o..(k + 1) * o).unwrap_or(&[]);
+        let f32s = |w: &'a [u32]| -> &'a [f32] { bytemuck::cast_slice(w) };
+        match self.storage {
+            Storage::F32 => Params::F32 {
+                weights: bytemuck::try_cast_slice(self.weights).unwrap_or(&[]),
+                bias: f32s(row(0)),
+            },
+            Storage::F16 => {
+                let used = self.weights.get(..2 * self.inputs() * o).unwrap_or(&[]);
+                Params::F16 {
+                    weights: bytemuck::try_cast_slice(used).unwrap_or(&[]),
+                    bias: f32s(row(0)),
+                }
+            }
+            Storage::Int8 => Params::Int8(Int8Params {
+                input: self.quant[0],
+                output: self.quant[1],
+                weights: bytemuck::cast_slice(self.weights),
+                bias: bytemuck::cast_slice(row(0)),
+                multiplier: bytemuck::cast_slice(row(1)),
+                shift: bytemuck::cast_slice(row(2)),
+                weight_scale: f32s(row(3)),
+            }),
+        }
     }
 
     /// How the parameters are stored.
     pub const fn storage(&self) -> Storage {
-        self.params.storage()
+        self.storage
     }
 
     /// Weights plus biases (the real ones, not the padding).
     pub const fn param_count(&self) -> usize {
-        self.inputs * self.outputs + self.outputs
+        self.inputs() * self.outputs() + self.outputs()
     }
 }
 
@@ -273,7 +313,7 @@ impl<'a> Model<'a> {
 
     /// Inputs of the first layer.
     pub fn inputs(&self) -> usize {
-        self.layers()[0].inputs
+        self.layers()[0].inputs()
     }
 
     /// Outputs of the last layer (the number of classes).
@@ -294,7 +334,7 @@ impl<'a> Model<'a> {
 }
 
 fn layer_width(l: &Layer<'_>) -> usize {
-    let width = l.inputs.max(l.outputs);
+    let width = l.inputs().max(l.outputs());
     if l.storage() == Storage::Int8 {
         round4(width)
     } else {
@@ -475,63 +515,40 @@ fn bind_layer<'a>(
     block: BlockLayout,
     bytes: &'a [u8],
 ) -> Result<Layer<'a>, Error> {
-    let (inputs, outputs) = (desc.inputs as usize, desc.outputs as usize);
-    // The block's length was checked, so these splits are in bounds.
-    let (weight_bytes, rows) = bytes.split_at(block.weights as usize);
+    // The block's length was checked, so this split is in bounds.
+    let (weights, rows) = bytes.split_at(block.weights as usize);
     let rows: &'a [u32] = bytemuck::try_cast_slice(rows).map_err(|_| Error::Misaligned)?;
-    let row = |k: usize| &rows[k * outputs..(k + 1) * outputs];
-    let bias_f32: &'a [f32] = bytemuck::cast_slice(row(0));
-    let params = match desc.storage {
-        Storage::F32 => {
-            let weights: &'a [f32] =
-                bytemuck::try_cast_slice(weight_bytes).map_err(|_| Error::Misaligned)?;
-            check_finite(layer, weights.iter().chain(bias_f32).copied())?;
-            Params::F32 {
-                weights,
-                bias: bias_f32,
-            }
-        }
-        Storage::F16 => {
-            let (used, pad) = weight_bytes.split_at(block.weights_used as usize);
-            if pad.iter().any(|&b| b != 0) {
+    let quant = desc.quant.map_or([header_quant(); 2], |(i, o)| [i, o]);
+    let bound = Layer {
+        inputs: desc.inputs,
+        outputs: desc.outputs,
+        activation: desc.activation,
+        storage: desc.storage,
+        quant,
+        weights,
+        rows,
+    };
+    if desc.storage != Storage::Int8 && bytemuck::try_cast_slice::<u8, u32>(weights).is_err() {
+        return Err(Error::Misaligned);
+    }
+    match bound.params() {
+        Params::F32 { weights, bias } => check_finite(layer, weights.iter().chain(bias).copied())?,
+        Params::F16 { weights: halves, bias } => {
+            if weights[block.weights_used as usize..].iter().any(|&b| b != 0) {
                 return Err(Error::NonZeroWeightPadding { layer });
             }
-            let weights: &'a [u16] =
-                bytemuck::try_cast_slice(used).map_err(|_| Error::Misaligned)?;
             // binary16 exponent all ones: infinity or NaN.
-            if let Some(index) = weights.iter().position(|w| w & 0x7c00 == 0x7c00) {
+            if let Some(index) = halves.iter().position(|w| w & 0x7c00 == 0x7c00) {
                 return Err(Error::NonFinite { layer, index });
             }
-            check_finite(layer, bias_f32.iter().copied())
-                .map_err(|e| shift_index(e, weights.len()))?;
-            Params::F16 {
-                weights,
-                bias: bias_f32,
-            }
+            check_finite(layer, bias.iter().copied()).map_err(|e| shift_index(e, halves.len()))?;
         }
-        Storage::Int8 => {
-            let (input, output) = desc.quant.unwrap_or((header_quant(), header_quant()));
-            let weights: &'a [i8] = bytemuck::cast_slice(weight_bytes);
-            check_int8_padding(layer, weights, inputs, outputs)?;
-            let p = Int8Params {
-                input,
-                output,
-                weights,
-                bias: bytemuck::cast_slice(row(0)),
-                multiplier: bytemuck::cast_slice(row(1)),
-                shift: bytemuck::cast_slice(row(2)),
-                weight_scale: bytemuck::cast_slice(row(3)),
-            };
+        Params::Int8(p) => {
+            check_int8_padding(layer, p.weights, bound.inputs(), bound.outputs())?;
             check_requant(layer, &p)?;
-            Params::Int8(p)
         }
-    };
-    Ok(Layer {
-        inputs,
-        outputs,
-        activation: desc.activation,
-        params,
-    })
+    }
+    Ok(bound)
 }
 
 /// Never reached: a decoded int8 layer always carries its quantization.

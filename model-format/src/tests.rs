@@ -359,7 +359,7 @@ pub(super) fn check_invariants(bytes: &[u8]) {
             let (n, o) = (l.inputs(), l.outputs());
             assert_eq!(n, inputs);
             assert_eq!(l.storage() == Storage::Int8, int8);
-            match *l.params() {
+            match l.params() {
                 Params::F32 { weights, bias } => {
                     assert_eq!((weights.len(), bias.len()), (n * o, o));
                     assert!(weights.iter().chain(bias).all(|v| v.is_finite()));
@@ -479,7 +479,7 @@ proptest! {
             prop_assert_eq!(got.inputs() as u32, want.inputs);
             prop_assert_eq!(got.outputs() as u32, want.outputs);
             prop_assert_eq!(got.activation(), want.activation);
-            prop_assert_eq!(got.params(), &want.params);
+            prop_assert_eq!(got.params(), want.params);
         }
     }
 }

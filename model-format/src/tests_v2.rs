@@ -146,7 +146,7 @@ fn golden_v2_decodes_to_the_spec() {
     assert_eq!((m.version(), m.is_int8()), (2, false));
     assert_eq!(
         m.layers()[0].params(),
-        &Params::F16 {
+        Params::F16 {
             weights: &W0_F16,
             bias: &B0
         }
@@ -159,7 +159,7 @@ fn golden_v2_decodes_to_the_spec() {
     assert_eq!(m.param_count(), 12 + 3 + 6 + 2);
     // Int8 layers need their sides rounded up to whole tiles.
     assert_eq!(m.max_width(), 4);
-    let Params::Int8(p) = *m.layers()[1].params() else {
+    let Params::Int8(p) = m.layers()[1].params() else {
         panic!("layer 1 is int8")
     };
     assert_eq!((p.input, p.output), (HIDDEN, LOGITS));
@@ -466,7 +466,7 @@ proptest! {
         check_invariants(&bytes);
         let m = Model::from_bytes(&bytes).unwrap();
         for (got, want) in m.layers().iter().zip(&layers) {
-            prop_assert_eq!(got.params(), &want.params);
+            prop_assert_eq!(got.params(), want.params);
         }
     }
 }

@@ -14,8 +14,8 @@ use std::process::{Command, Stdio};
 use indicatif::{MultiProgress, ProgressDrawTarget};
 
 use crate::data::FashionMnist;
-use crate::model::Variant;
-use crate::training::{TrainConfig, TrainError, train};
+use crate::training::{Bars, TrainConfig, TrainError, median, train};
+use crate::variant::Variant;
 
 /// Seconds per epoch (batch 8, 50,000 images, validation included, median of 3 epochs, one
 /// thread) that issue #5 quotes for another host (2 vCPUs, AMD EPYC): Keras 3.15 /
@@ -112,16 +112,14 @@ pub enum BenchError {
 pub struct Timing {
     /// Each epoch's wall seconds, validation included.
     pub epoch_seconds: Vec<f64>,
-    /// Their (upper) median.
+    /// Their median ([`median`]: the mean of the middle two for an even count).
     pub median_seconds: f64,
 }
 
 impl Timing {
-    /// The timing of these epochs; the median of an even count is the upper one.
+    /// The timing of these epochs.
     pub fn new(epoch_seconds: Vec<f64>) -> Self {
-        let mut sorted = epoch_seconds.clone();
-        sorted.sort_by(f64::total_cmp);
-        let median_seconds = sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN);
+        let median_seconds = median(epoch_seconds.iter().copied());
         Self {
             epoch_seconds,
             median_seconds,
@@ -157,7 +155,8 @@ pub fn bench_training(
     let hidden = MultiProgress::with_draw_target(ProgressDrawTarget::hidden());
     let mut rows = Vec::new();
     for &variant in variants {
-        let outcome = train(variant, config, &train_set, &val_set, None, false, &hidden)?;
+        let bars = Bars::new(&hidden, variant.name());
+        let outcome = train(&variant.spec(), config, (&train_set, &val_set), None, &bars)?;
         let ours = Timing::new(outcome.history.epochs.iter().map(|e| e.seconds).collect());
         eprintln!("{variant:<10} ours           {}", epochs_line(&ours));
         let (mut torch_fused, mut torch_default) = (None, None);
@@ -340,9 +339,9 @@ mod tests {
     }
 
     #[test]
-    fn medians_are_upper_medians() {
+    fn medians_are_the_crates_median() {
         assert_eq!(Timing::new(vec![3.0, 1.0, 2.0]).median_seconds, 2.0);
-        assert_eq!(Timing::new(vec![4.0, 1.0]).median_seconds, 4.0);
+        assert_eq!(Timing::new(vec![4.0, 1.0]).median_seconds, 2.5);
         assert!(Timing::new(Vec::new()).median_seconds.is_nan());
     }
 

@@ -1,13 +1,14 @@
-//! Writing a folded model as an `.fmlp` file.
+//! Writing a folded model as an `.fmlp` file, with its spec's name and class names.
 
 use std::path::Path;
 
+use idx::layout::IMAGE_PIXELS;
 use model_format::{AlignedBytes, InputSpec, LayerSpec, ModelSpec, Provenance};
 
-use crate::data::{CLASS_NAMES, IMAGE_PIXELS};
+use crate::atomic::write_atomic;
 use crate::fold::{FoldError, FoldedLayer, fold};
-use crate::model::Snapshot;
-use crate::report::write_atomic;
+use crate::model::snapshot::Snapshot;
+use crate::model::spec::MlpSpec;
 
 /// Image side in pixels (28 × 28 = [`IMAGE_PIXELS`]).
 pub const IMAGE_SIDE: u16 = 28;
@@ -47,25 +48,37 @@ pub enum ExportError {
     },
 }
 
-/// Folds `snapshot` and encodes it as a model file in memory.
+/// What [`export`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exported {
+    /// Size of the file in bytes.
+    pub bytes: u64,
+    /// Parameters in the file (weights and biases, after BatchNorm folding).
+    pub params: usize,
+}
+
+/// Folds `snapshot` of the model `spec` and encodes it as a model file in memory; also returns
+/// the folded parameter count.
 ///
 /// # Errors
 /// [`ExportError::Fold`] or [`ExportError::Encode`].
 pub fn encode_snapshot(
+    spec: &MlpSpec,
     snapshot: &Snapshot,
     info: &ExportInfo,
-) -> Result<AlignedBytes, ExportError> {
+) -> Result<(AlignedBytes, usize), ExportError> {
     let layers = fold(snapshot)?;
-    Ok(encode_layers(snapshot.variant.name(), &layers, info)?)
+    let params = layers.iter().map(|l| l.weights.len() + l.bias.len()).sum();
+    Ok((encode_layers(spec, &layers, info)?, params))
 }
 
-/// Encodes already-folded layers with the Fashion-MNIST contract (28 × 28 pixels scaled by
-/// 1/255, the ten class names).
+/// Encodes already-folded layers with the Fashion-MNIST layout's input (28 × 28 pixels scaled by
+/// 1/255) and the spec's name and class names.
 ///
 /// # Errors
 /// Any [`model_format::Error`] the encoder reports.
 pub fn encode_layers(
-    variant: &str,
+    spec: &MlpSpec,
     layers: &[FoldedLayer],
     info: &ExportInfo,
 ) -> Result<AlignedBytes, model_format::Error> {
@@ -85,8 +98,9 @@ pub fn encode_layers(
             )
         })
         .collect();
+    let class_names: Vec<&str> = spec.class_names.iter().map(String::as_str).collect();
     model_format::encode(&ModelSpec {
-        variant,
+        variant: &spec.name,
         provenance: Provenance {
             seed: info.seed,
             epochs: info.epochs,
@@ -98,20 +112,29 @@ pub fn encode_layers(
             height: IMAGE_SIDE,
             scale: INPUT_SCALE,
         },
-        class_names: &CLASS_NAMES,
+        class_names: &class_names,
         layers: &specs,
     })
 }
 
-/// Folds, encodes and writes the model file atomically (temp file + rename). Returns its size.
+/// Folds, encodes and writes the model file atomically (temp file + rename). Returns what it
+/// wrote, so no caller need read the file back.
 ///
 /// # Errors
 /// [`ExportError`]; on error no file is left under `path`.
-pub fn export(snapshot: &Snapshot, info: &ExportInfo, path: &Path) -> Result<u64, ExportError> {
-    let bytes = encode_snapshot(snapshot, info)?;
+pub fn export(
+    spec: &MlpSpec,
+    snapshot: &Snapshot,
+    info: &ExportInfo,
+    path: &Path,
+) -> Result<Exported, ExportError> {
+    let (bytes, params) = encode_snapshot(spec, snapshot, info)?;
     write_atomic(path, &bytes).map_err(|source| ExportError::Write {
         path: path.to_path_buf(),
         source,
     })?;
-    Ok(bytes.len() as u64)
+    Ok(Exported {
+        bytes: bytes.len() as u64,
+        params,
+    })
 }

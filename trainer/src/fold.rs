@@ -15,7 +15,7 @@
 
 use model_format::Activation;
 
-use crate::model::{DenseSnapshot, NormSnapshot, Snapshot};
+use crate::model::snapshot::{DenseSnapshot, NormSnapshot, Snapshot};
 
 /// A dense layer ready for the model file.
 #[derive(Debug, Clone, PartialEq)]
@@ -186,12 +186,10 @@ fn check_len(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Variant;
 
     /// 2 → 2 (ReLU, BN) → 1, with values small enough to fold by hand.
     fn snapshot() -> Snapshot {
         Snapshot {
-            variant: Variant::Bn,
             dense: vec![
                 DenseSnapshot {
                     inputs: 2,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use model_format::{AlignedBytes, Model};
 
-use crate::report::thousands;
+use crate::report::summary::thousands;
 
 /// Why a file could not be inspected.
 #[non_exhaustive]

@@ -1,26 +1,27 @@
-//! Host-side trainer (std): the seed notebook's four Fashion-MNIST MLPs trained with burn on the
-//! burn-ndarray backend, with Keras semantics, then BatchNorm folded and exported as `.fmlp`.
+//! Host-side trainer (std): MLPs on Fashion-MNIST (or any data set of its layout) trained with
+//! burn on the burn-ndarray backend, with Keras semantics, then BatchNorm folded and exported as
+//! `.fmlp` files for the firmware. The seed notebook's four models are [`variant`] presets of
+//! one typed [`model::MlpSpec`]; a TOML spec describes any other.
 //!
-//! Modules follow burn's examples: [`data`] (IDX loading, download), [`model`] (the four
-//! variants), [`training`] (loop, metrics, checkpoints), [`history`] (per-epoch records),
-//! [`fold`] and [`export`] (BatchNorm folding, model files), [`plot`] and [`report`] (figures,
-//! tables), [`inspect`] (reading a model file back), [`run`] and [`worker`] (the main job, one
-//! process per variant).
+//! Modules, each importing only from those below it: [`data`] (finding and loading the IDX
+//! files, downloading), [`model`] (spec, burn module, snapshot), [`training`] (loop, Adam,
+//! checkpoints, history, progress), [`fold`] and [`export`] (model files), [`plot`] and
+//! [`report`] (figures, tables), and one module per subcommand: [`job`] (`train`, one worker
+//! process per model), [`bench`], [`inspect`]. [`atomic`] is the one file writer.
 
+pub mod atomic;
 pub mod bench;
 pub mod data;
-pub mod download;
 pub mod export;
 pub mod fold;
-pub mod history;
 pub mod inspect;
+pub mod job;
 pub mod model;
 pub mod plot;
 pub mod quantize;
 pub mod report;
-pub mod run;
 pub mod training;
-pub mod worker;
+pub mod variant;
 
 /// The tensor backend for inference and evaluation. One alias, so a later backend move is one line.
 pub type Backend = burn::backend::NdArray<f32>;

@@ -6,27 +6,32 @@ use std::path::Path;
 use std::process::Command;
 
 use indicatif::{MultiProgress, ProgressDrawTarget};
-use trainer::data::FashionMnist;
-use trainer::model::Variant;
-use trainer::run::{RunError, RunOptions, run};
+use trainer::job::{RunError, RunOptions, Settings, run};
 use trainer::training::TrainConfig;
+use trainer::variant::Variant;
 
 const TRAINER: &str = env!("CARGO_BIN_EXE_trainer");
 
 fn options(out: &Path, worker: bool) -> RunOptions {
     RunOptions {
-        variants: vec![Variant::Vanilla, Variant::BnDropout],
-        config: TrainConfig {
-            epochs: 1,
-            seed: 7,
-            train_limit: Some(600),
-            ..TrainConfig::default()
+        specs: vec![Variant::Vanilla.spec(), Variant::BnDropout.spec()],
+        settings: Settings {
+            config: TrainConfig {
+                epochs: 1,
+                seed: 7,
+                train_limit: Some(600),
+                ..TrainConfig::default()
+            },
+            out: out.to_path_buf(),
+            resume: false,
         },
-        out: out.to_path_buf(),
-        resume: false,
         jobs: 2,
         worker: worker.then(|| TRAINER.into()),
     }
+}
+
+fn data_dir() -> std::path::PathBuf {
+    trainer::data::locate(None).expect("apt-get install dataset-fashion-mnist")
 }
 
 fn hidden() -> MultiProgress {
@@ -35,20 +40,20 @@ fn hidden() -> MultiProgress {
 
 #[test]
 fn worker_processes_give_the_bytes_of_threads() {
-    let data = FashionMnist::load(None).expect("apt-get install dataset-fashion-mnist");
+    let data = data_dir();
     let dir = tempfile::tempdir().unwrap();
     let (threads, processes) = (dir.path().join("threads"), dir.path().join("processes"));
     let in_threads = run(&options(&threads, false), &data, &hidden()).unwrap();
     let in_processes = run(&options(&processes, true), &data, &hidden()).unwrap();
     for (a, b) in in_threads.iter().zip(&in_processes) {
-        assert_eq!(a.history.variant, b.history.variant);
+        assert_eq!(a.history.spec, b.history.spec);
         assert_eq!(a.test, b.test);
         let bytes = |p: &Path| std::fs::read(p).unwrap();
         assert_eq!(
             bytes(&a.model_path),
             bytes(&b.model_path),
             "{}",
-            a.history.variant
+            a.history.spec.name
         );
         assert!(b.model_path.starts_with(&processes));
     }
@@ -57,25 +62,20 @@ fn worker_processes_give_the_bytes_of_threads() {
 
 #[test]
 fn a_failing_worker_is_an_error_with_its_message() {
-    let data = FashionMnist::load(None).expect("apt-get install dataset-fashion-mnist");
+    let data = data_dir();
     let dir = tempfile::tempdir().unwrap();
     // A checkpoint that is not one: the worker refuses to resume from it.
     std::fs::create_dir_all(dir.path().join("vanilla")).unwrap();
     std::fs::write(dir.path().join("vanilla/vanilla.ckpt"), b"garbage").unwrap();
-    let opts = RunOptions {
-        variants: vec![Variant::Vanilla],
-        resume: true,
-        ..options(dir.path(), true)
-    };
+    let mut opts = options(dir.path(), true);
+    opts.specs.truncate(1);
+    opts.settings.resume = true;
     let err = run(&opts, &data, &hidden()).unwrap_err();
     let text = err.to_string();
     assert!(
         matches!(
             err,
-            RunError::Worker {
-                variant: Variant::Vanilla,
-                ..
-            }
+            RunError::Worker { ref name, .. } if name == "vanilla"
         ),
         "{text}"
     );
@@ -88,23 +88,12 @@ fn a_failing_worker_is_an_error_with_its_message() {
 #[test]
 fn the_worker_command_refuses_a_bad_configuration() {
     let out = Command::new(TRAINER)
-        .args([
-            "worker",
-            "--variant",
-            "bn",
-            "--config",
-            "{not json",
-            "--out",
-            "x",
-        ])
+        .args(["worker", "--spec", "{not json", "--settings", "{}"])
         .args(["--data", "/nonexistent"])
         .output()
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("--config is not a training configuration"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("--spec is not a model spec"), "{stderr}");
     assert!(out.stdout.is_empty());
 }

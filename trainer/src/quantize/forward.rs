@@ -41,7 +41,7 @@ impl Net {
             .iter()
             .map(|l| {
                 let (n, o) = (l.inputs(), l.outputs());
-                let unpacked = match *l.params() {
+                let unpacked = match l.params() {
                     Params::F32 { weights, bias } => Unpacked::Float {
                         weights: weights.iter().map(|&w| f64::from(w)).collect(),
                         bias: bias.iter().map(|&b| f64::from(b)).collect(),

@@ -17,6 +17,7 @@
 //! BatchNorm layer to quantize. Calibration images must be training images (never validation
 //! or test images); the caller picks them.
 
+mod files;
 mod forward;
 
 use model_format::quant::{MIN_MULTIPLIER, MIN_SHIFT, quantize_multiplier};
@@ -25,10 +26,13 @@ use model_format::{
     encode,
 };
 
+pub use files::{
+    CALIBRATION_IMAGES, Comparison, QuantizeFileError, Scored, quantize_to_files, read_checked,
+};
 pub use forward::{Net, accuracy, argmax, forward, predict};
 
 /// The storage to quantize to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Target {
     /// IEEE binary16 weights, f32 biases and compute.
     F16,
@@ -37,6 +41,9 @@ pub enum Target {
 }
 
 impl Target {
+    /// Both targets, f16 first.
+    pub const ALL: [Target; 2] = [Target::F16, Target::Int8];
+
     /// The storage the quantized file's layers have.
     pub const fn storage(self) -> Storage {
         match self {
@@ -94,7 +101,19 @@ pub fn quantize(
     target: Target,
     calibration: &[u8],
 ) -> Result<AlignedBytes, QuantizeError> {
-    let layers: Vec<(&[f32], &[f32])> = model
+    let layers = f32_layers(model)?;
+    match target {
+        Target::F16 => to_f16(model, &layers),
+        Target::Int8 => to_int8(model, &layers, calibration),
+    }
+}
+
+/// The `(weights, bias)` of every layer of an all-f32 model.
+///
+/// # Errors
+/// [`QuantizeError::NotF32`] naming the first layer in another storage.
+pub fn f32_layers<'m>(model: &Model<'m>) -> Result<Vec<(&'m [f32], &'m [f32])>, QuantizeError> {
+    model
         .layers()
         .iter()
         .enumerate()
@@ -104,11 +123,7 @@ pub fn quantize(
                 storage: l.storage().name(),
             })
         })
-        .collect::<Result<_, _>>()?;
-    match target {
-        Target::F16 => to_f16(model, &layers),
-        Target::Int8 => to_int8(model, &layers, calibration),
-    }
+        .collect()
 }
 
 fn respec<'s>(

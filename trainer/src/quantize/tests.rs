@@ -100,7 +100,7 @@ fn f16_rounds_weights_and_refuses_overflow() {
     let model = Model::from_bytes(&file).unwrap();
     let q = quantize(&model, Target::F16, &[]).unwrap();
     let qm = Model::from_bytes(&q).unwrap();
-    let Params::F16 { weights, bias } = *qm.layers()[0].params() else {
+    let Params::F16 { weights, bias } = qm.layers()[0].params() else {
         panic!("f16 layer")
     };
     // 0.1 in binary16 is 0x2e66 (0.0999755859375), the nearest of its neighbours.

@@ -1,0 +1,188 @@
+//! The command line: one `clap` type per subcommand, the arguments `train` and `bench` share
+//! defined once. Each subcommand's logic lives in its own library module (`job`, `bench`,
+//! `inspect`); a new subcommand is a variant of [`Command`] and a module.
+
+use std::path::PathBuf;
+
+use clap::builder::RangedU64ValueParser;
+use clap::{Args, Parser, Subcommand};
+use trainer::model::{MlpSpec, SpecError};
+use trainer::variant::Variant;
+
+/// Trains MLPs on Fashion-MNIST with burn — the Keras notebook's four variants (vanilla,
+/// dropout, bn, bn_dropout) or any model described in a TOML spec — folds BatchNorm into the
+/// Dense weights and exports `.fmlp` files for the firmware.
+///
+/// With no subcommand, runs `train` with the notebook's settings (all four variants,
+/// 25 epochs, batch 8, Adam 1e-3).
+#[derive(Debug, Parser)]
+#[command(version, about, long_about, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub train: TrainArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train, evaluate, plot and export (the default).
+    Train(TrainArgs),
+    /// Time training: median seconds per epoch of each variant, one at a time on one thread;
+    /// with --python, PyTorch is timed beside it in the same run.
+    Bench(BenchArgs),
+    /// Quantize an f32 model file to f16 or int8; prints the size and test accuracy before
+    /// and after.
+    ///
+    /// f16 rounds each weight to the nearest IEEE binary16 (ties to even); biases and the
+    /// device's arithmetic stay f32. int8 follows TFLite's int8 scheme for FULLY_CONNECTED:
+    /// symmetric int8 weights with one scale per output row, asymmetric int8 activations,
+    /// int32 biases and a fixed-point requantization per row, so the device computes in
+    /// integers only. Its activation ranges are calibrated by min/max over the first 1,000
+    /// training images (never the validation or test images). BatchNorm is already folded into
+    /// the f32 file. The accuracies are those of the files on the 10,000 test images, by a
+    /// plain host forward pass of each.
+    Quantize(QuantizeArgs),
+    /// Print a model file's layers, parameters, size, device RAM and provenance.
+    Inspect {
+        /// The `.fmlp` file.
+        file: PathBuf,
+    },
+    /// Internal: train one model for `train`, reporting to it on stdout.
+    #[command(hide = true)]
+    Worker(WorkerArgs),
+}
+
+/// Arguments of `quantize`.
+#[derive(Debug, Args)]
+pub struct QuantizeArgs {
+    /// The f32 `.fmlp` file to quantize (as `train` exports it).
+    pub input: PathBuf,
+    /// The storage to quantize to.
+    #[arg(long, value_enum)]
+    pub to: trainer::quantize::Target,
+    /// Where to write the quantized model (atomically; nothing is written on an error).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Directory with the four IDX .gz files (training images for calibration, test images
+    /// for the accuracies). Default: as for `train`.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+}
+
+/// The model, its settings and the data directory of one `trainer worker`, as `train` passes
+/// them.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The model spec, as JSON.
+    #[arg(long)]
+    pub spec: String,
+    /// The shared settings (training configuration, output directory, resume), as JSON.
+    #[arg(long)]
+    pub settings: String,
+    /// Directory with the four IDX .gz files.
+    #[arg(long)]
+    pub data: PathBuf,
+}
+
+/// Arguments of `train` and `bench`: the data and the batch size.
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    /// Directory with the four IDX .gz files of the Fashion-MNIST layout (Fashion-MNIST,
+    /// MNIST, KMNIST, ...). Default: $FASHION_MNIST_DIR, ./data/fashion-mnist,
+    /// /usr/share/datasets/fashion-mnist, else download Fashion-MNIST.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Images per Adam step.
+    #[arg(long, default_value_t = 8, value_parser = positive())]
+    pub batch_size: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Presets to train, comma-separated: vanilla, dropout, bn, bn_dropout. Default: all four,
+    /// unless --spec is given.
+    #[arg(long, value_delimiter = ',')]
+    pub variants: Option<Vec<Variant>>,
+    /// A model spec (TOML) to train, after the presets; repeat for more. The first model
+    /// trained is the baseline of the comparison plots. See trainer/specs/ for an example.
+    #[arg(long, value_name = "FILE.toml")]
+    pub spec: Vec<PathBuf>,
+    /// Epochs per model.
+    #[arg(long, default_value_t = 25, value_parser = positive())]
+    pub epochs: usize,
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    pub learning_rate: f64,
+    /// Seed of every random draw (init, shuffling, dropout); same seed, same history.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output directory: OUT/<model>/{model.fmlp,history.csv,history.json,*.png}, OUT/summary.{md,csv}.
+    #[arg(long, default_value = "out")]
+    pub out: PathBuf,
+    /// Train on only the first N of the 50,000 training images (quick runs).
+    #[arg(long)]
+    pub train_limit: Option<usize>,
+    /// Continue each model from its last end-of-epoch checkpoint in OUT/<model>/.
+    #[arg(long)]
+    pub resume: bool,
+    /// Models trained at once (default: the number of CPU cores).
+    #[arg(long, value_parser = positive())]
+    pub jobs: Option<usize>,
+}
+
+impl TrainArgs {
+    /// The presets named by --variants (all four when neither --variants nor --spec is given),
+    /// then the --spec files.
+    ///
+    /// # Errors
+    /// A spec file that cannot be read or is not a valid spec, or two models of one name.
+    pub fn specs(&self) -> anyhow::Result<Vec<MlpSpec>> {
+        let presets = match (&self.variants, self.spec.is_empty()) {
+            (Some(v), _) => v.clone(),
+            (None, true) => Variant::ALL.to_vec(),
+            (None, false) => Vec::new(),
+        };
+        let mut specs: Vec<MlpSpec> = presets.into_iter().map(Variant::spec).collect();
+        for path in &self.spec {
+            specs.push(MlpSpec::read(path).map_err(|e: SpecError| anyhow::Error::new(e))?);
+        }
+        anyhow::ensure!(!specs.is_empty(), "--variants: name at least one variant");
+        for (i, spec) in specs.iter().enumerate() {
+            anyhow::ensure!(
+                specs[..i].iter().all(|s| s.name != spec.name),
+                "two models are named `{}`: they would write the same directory",
+                spec.name
+            );
+        }
+        Ok(specs)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Variants to time, comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "vanilla,dropout,bn,bn_dropout"
+    )]
+    pub variants: Vec<Variant>,
+    /// Epochs per variant (the median is reported).
+    #[arg(long, default_value_t = 3, value_parser = positive())]
+    pub epochs: usize,
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Also time PyTorch (fused and default Adam) on each variant right after ours, with this
+    /// Python interpreter, which must be able to `import torch`. Runs
+    /// trainer/benches/reference/pytorch_train.py; see trainer/benches/reference/README.md.
+    #[arg(long, value_name = "PYTHON")]
+    pub python: Option<PathBuf>,
+}
+
+/// A count of at least 1.
+fn positive() -> RangedU64ValueParser<usize> {
+    RangedU64ValueParser::new().range(1..)
+}

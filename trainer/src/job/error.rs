@@ -1,0 +1,50 @@
+//! Why the main job failed; each error names the model or the file concerned.
+
+use std::path::PathBuf;
+
+/// Why the main job failed.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Finding or loading the data failed.
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
+    /// Training a model failed.
+    #[error("training {name}")]
+    Train {
+        /// The model.
+        name: String,
+        /// The cause.
+        source: crate::training::TrainError,
+    },
+    /// Exporting a model failed.
+    #[error("exporting {name}")]
+    Export {
+        /// The model.
+        name: String,
+        /// The cause.
+        source: crate::export::ExportError,
+    },
+    /// Writing histories or summaries failed.
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
+    /// Drawing a plot failed.
+    #[error(transparent)]
+    Plot(#[from] crate::plot::PlotError),
+    /// A worker process failed or ended without a result.
+    #[error("training {name} in a worker process: {reason}")]
+    Worker {
+        /// The model.
+        name: String,
+        /// What went wrong, with the worker's own error message when it printed one.
+        reason: String,
+    },
+    /// Creating an output directory failed.
+    #[error("creating {path}")]
+    Io {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}

@@ -1,0 +1,12 @@
+//! The main job (`trainer train`): every model trained, evaluated, exported, plotted and
+//! summarised, one per worker process ([`worker`]) or thread, each through [`single`].
+
+pub mod error;
+pub mod run;
+pub mod single;
+pub mod worker;
+
+pub use error::RunError;
+pub use run::{RunOptions, run};
+pub use single::{ModelRun, Settings, run_one};
+pub use worker::{JsonLines, Message, worker_main};

@@ -1,0 +1,116 @@
+//! One model of the main job: train, evaluate, export, plot and record it in `OUT/NAME/`.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::Dataset;
+use crate::export::{ExportInfo, export};
+use crate::job::error::RunError;
+use crate::model::spec::MlpSpec;
+use crate::plot::{plot_accuracy, plot_loss};
+use crate::report::{SummaryRow, write_history};
+use crate::training::{Checkpointing, History, Progress, TestScore, TrainConfig, evaluate, train};
+
+/// The settings every model of a job shares.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Hyper-parameters of the optimiser and the loop.
+    pub config: TrainConfig,
+    /// `OUT`: gets `OUT/NAME/…` and `OUT/summary.{md,csv}`.
+    pub out: PathBuf,
+    /// Continue each model from its last checkpoint.
+    pub resume: bool,
+}
+
+/// One model's finished run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelRun {
+    /// The per-epoch history (with the model's spec).
+    pub history: History,
+    /// Test loss and accuracy of the unfolded model.
+    pub test: TestScore,
+    /// Its line in the comparison table.
+    pub row: SummaryRow,
+    /// The exported model file.
+    pub model_path: PathBuf,
+}
+
+/// Trains, evaluates, exports and plots `spec` into `OUT/NAME/` on the `(train, val, test)` sets.
+///
+/// # Errors
+/// [`RunError`] naming the model or the file.
+pub fn run_one(
+    spec: &MlpSpec,
+    settings: &Settings,
+    (train_set, val_set, test_set): (&Dataset, &Dataset, &Dataset),
+    progress: &dyn Progress,
+) -> Result<ModelRun, RunError> {
+    let dir = settings.out.join(&spec.name);
+    std::fs::create_dir_all(&dir).map_err(|source| RunError::Io {
+        path: dir.clone(),
+        source,
+    })?;
+    let checkpoint = Checkpointing {
+        dir: dir.clone(),
+        resume: settings.resume,
+    };
+    let config = &settings.config;
+    let outcome = train(
+        spec,
+        config,
+        (train_set, val_set),
+        Some(&checkpoint),
+        progress,
+    )
+    .map_err(|source| RunError::Train {
+        name: spec.name.clone(),
+        source,
+    })?;
+    let test = evaluate(&outcome.model, test_set);
+    progress.line(&format!(
+        "{}: test loss {:.4}, test accuracy {:.4}",
+        spec.name, test.loss, test.accuracy
+    ));
+
+    let info = ExportInfo {
+        seed: config.seed,
+        epochs: outcome.history.epochs.len() as u32,
+        test_accuracy: test.accuracy,
+        note: format!(
+            "trainer {} (burn 0.21, ndarray); batch {}, Adam lr {} eps {:e}; {} training images; BatchNorm folded",
+            env!("CARGO_PKG_VERSION"),
+            config.batch_size,
+            config.learning_rate,
+            config.epsilon,
+            config
+                .train_limit
+                .map_or(train_set.len(), |n| n.min(train_set.len())),
+        ),
+    };
+    let model_path = dir.join("model.fmlp");
+    let exported =
+        export(spec, &outcome.model.snapshot(), &info, &model_path).map_err(|source| {
+            RunError::Export {
+                name: spec.name.clone(),
+                source,
+            }
+        })?;
+
+    write_history(&outcome.history, &dir)?;
+    plot_accuracy(&outcome.history, &test, &dir.join("accuracy.png"))?;
+    plot_loss(&outcome.history, &test, &dir.join("loss.png"))?;
+    let row = SummaryRow::from_run(
+        &outcome.history,
+        &test,
+        outcome.params,
+        exported.params,
+        exported.bytes,
+    )?;
+    Ok(ModelRun {
+        history: outcome.history,
+        test,
+        row,
+        model_path,
+    })
+}

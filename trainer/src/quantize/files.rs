@@ -1,0 +1,194 @@
+//! Quantized model files on disk: the `quantize` subcommand and the main job's
+//! `model-f16.fmlp` / `model-int8.fmlp`, with the test accuracy each keeps.
+
+use std::path::{Path, PathBuf};
+
+use model_format::{AlignedBytes, Model};
+
+use std::fmt::Write as _;
+
+use crate::atomic::write_atomic;
+use crate::data::Dataset;
+use crate::report::thousands;
+use crate::quantize::{Net, QuantizeError, Target, accuracy, predict, quantize};
+
+/// Training images int8 calibration runs through: the first of the training set. The
+/// validation images (the last 10,000 of the 60,000) and the test images are never used.
+pub const CALIBRATION_IMAGES: usize = 1_000;
+
+/// Why a model file could not be quantized; nothing is written then.
+#[derive(Debug, thiserror::Error)]
+pub enum QuantizeFileError {
+    /// The input could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The input path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The input is not a valid model file.
+    #[error("{path} is not a valid model file: {source}")]
+    Invalid {
+        /// The input path.
+        path: PathBuf,
+        /// Why the decoder refused it.
+        source: model_format::Error,
+    },
+    /// The model cannot be quantized.
+    #[error("{path}: {source}")]
+    Quantize {
+        /// The input path.
+        path: PathBuf,
+        /// Why.
+        source: QuantizeError,
+    },
+    /// The output would overwrite the input.
+    #[error("--out {0} is the input file; write the quantized model elsewhere")]
+    SameFile(PathBuf),
+    /// The output could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The output path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// One model file and how it does on the test images.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scored {
+    /// Where it is.
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// Share of the test images classified right (plain host forward of the file).
+    pub test_accuracy: f64,
+    /// Share of the test images where its class equals the f32 model's.
+    pub agreement: f64,
+}
+
+/// The f32 model and its quantized versions, scored on the same test images.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    /// The f32 model.
+    pub f32: Scored,
+    /// Its quantized files, in the order asked for.
+    pub quantized: Vec<(Target, Scored)>,
+}
+
+impl Comparison {
+    /// The comparison as a markdown table: file, storage, size (and its ratio to the f32
+    /// file), test accuracy and its change, agreement with the f32 model's classes.
+    pub fn markdown(&self) -> String {
+        let mut s = String::from(
+            "| file | storage | bytes | × f32 | test acc | Δ acc (points) | same class as f32 |\n\
+             |:--|:--|--:|--:|--:|--:|--:|\n",
+        );
+        let f = &self.f32;
+        let rows = std::iter::once(("f32", f)).chain(
+            self.quantized
+                .iter()
+                .map(|(t, q)| (t.storage().name(), q)),
+        );
+        for (storage, q) in rows {
+            let _ = writeln!(
+                s,
+                "| {} | {storage} | {} | {:.3} | {:.4} | {:+.2} | {:.2} % |",
+                q.path.display(),
+                thousands(q.bytes),
+                q.bytes as f64 / f.bytes as f64,
+                q.test_accuracy,
+                100.0 * (q.test_accuracy - f.test_accuracy),
+                100.0 * q.agreement,
+            );
+        }
+        s
+    }
+}
+
+/// Quantizes the checked f32 model `file` (found at `path`) to each of `targets`, writes each
+/// to `out(target)` atomically, and scores all on `test`; int8 calibrates on the first
+/// [`CALIBRATION_IMAGES`] of `train`.
+///
+/// # Errors
+/// [`QuantizeFileError`]; a file that was refused or failed is not written.
+pub fn quantize_to_files(
+    path: &Path,
+    file: &[u8],
+    targets: &[Target],
+    out: impl Fn(Target) -> PathBuf,
+    train: &Dataset,
+    test: &Dataset,
+) -> Result<Comparison, QuantizeFileError> {
+    let model = Model::from_bytes(file).map_err(|source| QuantizeFileError::Invalid {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let pixels = model.inputs();
+    let n = CALIBRATION_IMAGES.min(train.len());
+    let calibration = &train.images[..n * pixels];
+    let reference = predict(&Net::new(&model), &test.images);
+    let f32 = Scored {
+        path: path.to_path_buf(),
+        bytes: file.len() as u64,
+        test_accuracy: accuracy(&reference, &test.labels),
+        agreement: 1.0,
+    };
+    let mut quantized = Vec::with_capacity(targets.len());
+    for &target in targets {
+        let dest = out(target);
+        if same_file(path, &dest) {
+            return Err(QuantizeFileError::SameFile(dest));
+        }
+        let bytes = quantize(&model, target, calibration).map_err(|source| {
+            QuantizeFileError::Quantize {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
+        let q = Model::from_bytes(&bytes).map_err(|source| QuantizeFileError::Invalid {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let predicted = predict(&Net::new(&q), &test.images);
+        write_atomic(&dest, &bytes).map_err(|source| QuantizeFileError::Write {
+            path: dest.clone(),
+            source,
+        })?;
+        quantized.push((
+            target,
+            Scored {
+                path: dest,
+                bytes: bytes.len() as u64,
+                test_accuracy: accuracy(&predicted, &test.labels),
+                agreement: accuracy(&predicted, &reference),
+            },
+        ));
+    }
+    Ok(Comparison { f32, quantized })
+}
+
+/// Reads and checks a model file, bounded by the format's sizes only.
+///
+/// # Errors
+/// [`QuantizeFileError::Read`] or [`QuantizeFileError::Invalid`].
+pub fn read_checked(path: &Path) -> Result<AlignedBytes, QuantizeFileError> {
+    let bytes = AlignedBytes::read(path).map_err(|source| QuantizeFileError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Model::from_bytes(&bytes).map_err(|source| QuantizeFileError::Invalid {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(bytes)
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
