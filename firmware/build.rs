@@ -27,11 +27,16 @@ fn main() {
 /// - `fmlp_dsp`: the Armv7E-M DSP extension (SMLAD, SXTB16, SXTAB16) of every `thumbv7em`
 ///   target (Cortex-M4, M7);
 /// - `fmlp_fp16`: VCVTB/VCVTT.F32.F16 in the FPU of the hard-float `thumbv7em-none-eabihf`
-///   (FPv4-SP on the M4F, FPv5 on the M7).
+///   (FPv4-SP on the M4F, FPv5 on the M7);
+/// - `fmlp_armv6m`: the Armv6-M (Cortex-M0/M0+) Thumb-1 instruction set of `thumbv6m`.
 fn instruction_set_cfgs() {
     println!("cargo::rustc-check-cfg=cfg(fmlp_dsp)");
     println!("cargo::rustc-check-cfg=cfg(fmlp_fp16)");
+    println!("cargo::rustc-check-cfg=cfg(fmlp_armv6m)");
     let target = std::env::var("TARGET").unwrap_or_default();
+    if target.starts_with("thumbv6m-") {
+        println!("cargo::rustc-cfg=fmlp_armv6m");
+    }
     if target.starts_with("thumbv7em-") {
         println!("cargo::rustc-cfg=fmlp_dsp");
         if target.ends_with("eabihf") {

@@ -110,11 +110,12 @@ pub fn dense_i8(
     if crate::dsp::dense_i8_bands(weights, input, input_offset, output, finish) {
         return;
     }
-    let (input, _) = input.as_chunks::<BLOCK>();
-    let bands = weights.chunks_exact(band_len.max(1));
-    for (band, w) in bands.enumerate() {
-        let (blocks, _) = w.as_chunks::<{ BLOCK * BLOCK }>();
-        finish(band, band_portable(blocks, input, input_offset), output);
+    for (band, w) in weights.chunks_exact(band_len.max(1)).enumerate() {
+        #[cfg(fmlp_armv6m)]
+        let sums = crate::dsp::band_armv6m(w, input, input_offset);
+        #[cfg(not(fmlp_armv6m))]
+        let sums = band_portable(w.as_chunks().0, input.as_chunks().0, input_offset);
+        finish(band, sums, output);
     }
     if i4 == 0 {
         // No inputs: every row is its bias alone.
@@ -141,6 +142,7 @@ fn requantize(rq: &Requant<'_>, o: usize, sum: i32) -> i8 {
 ///
 /// Per block: the 4 inputs are widened and offset once, then used by 4 rows.
 #[inline]
+#[cfg_attr(fmlp_armv6m, allow(dead_code))]
 pub(crate) fn band_portable(
     blocks: &[[i8; BLOCK * BLOCK]],
     input: &[[i8; BLOCK]],

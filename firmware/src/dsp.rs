@@ -21,13 +21,16 @@ use core::arch::asm;
 
 use crate::dense_i8::BLOCK;
 
+#[cfg(fmlp_dsp)]
 /// Inputs [`dense_i8_bands`] packs at once, on the stack: 8 bytes per 4 inputs, 2 KiB. A layer
 /// with more inputs packs them again for each band, in pieces of this size.
-pub const PACK_INPUTS: usize = 1024;
+pub(crate) const PACK_INPUTS: usize = 1024;
 
+#[cfg(fmlp_dsp)]
 /// Packed steps (of 4 inputs) in the stack buffer.
 const PACK_STEPS: usize = PACK_INPUTS / BLOCK;
 
+#[cfg(fmlp_dsp)]
 /// The int8 dense layer's bands through `SMLAD`: calls `finish(band, sums, output)` with each
 /// band's 4 sums `Σ_i w[r][i] · (input[i] + offset)`, and returns `true`; or returns `false`
 /// without calling it when the weights are not 4-byte aligned (`LDRD` needs it) or there are
@@ -70,6 +73,7 @@ pub(crate) fn dense_i8_bands(
     true
 }
 
+#[cfg(fmlp_dsp)]
 /// `(x0', x2')` and `(x1', x3')` as 16-bit halves of two words, for every 4 inputs
 /// (`x' = x + offset`).
 fn pack(input: &[i8], offset: i32, packed: &mut [[u32; 2]]) {
@@ -80,6 +84,7 @@ fn pack(input: &[i8], offset: i32, packed: &mut [[u32; 2]]) {
     }
 }
 
+#[cfg(fmlp_dsp)]
 /// `sums[r] + Σ_j Σ_k w[j][r]·byte k · x'[4j + k]` for the 4 rows of a band: `weights` holds
 /// its blocks (4 words, row-major), `packed` the input from [`pack`]; the shorter one sets the
 /// length.
@@ -340,4 +345,123 @@ pub(crate) fn widen_f16(h: u16) -> f32 {
         );
     }
     f32::from_bits(bits)
+}
+
+/// One input of [`band_armv6m`]'s block: its offset value times the 4 rows' weights, added
+/// to r8–r11, then `$advance` moves `p` (r0) to the next input.
+#[cfg(fmlp_armv6m)]
+macro_rules! m0_input {
+    ($advance:literal) => {
+        concat!(
+            "ldrsb r2, [r0, r1]\n",
+            "add r2, r12\n",
+            "ldrb r3, [r0, #0]\n",
+            "sxtb r3, r3\n",
+            "muls r3, r2, r3\n",
+            "add r8, r3\n",
+            "ldrsb r3, [r0, r4]\n",
+            "muls r3, r2, r3\n",
+            "add r9, r3\n",
+            "ldrsb r3, [r0, r5]\n",
+            "muls r3, r2, r3\n",
+            "add r10, r3\n",
+            "ldrb r3, [r0, #12]\n",
+            "sxtb r3, r3\n",
+            "muls r3, r2, r3\n",
+            "add r11, r3\n",
+            $advance,
+            "\n",
+        )
+    };
+}
+
+/// The 4 sums `Σ_i w[r][i] · (input[i] + offset)` of one band on the Cortex-M0 (Armv6-M), in
+/// Thumb-1 assembly: 71 instructions per block of 4 inputs × 4 rows (4.44 per
+/// multiply-accumulate).
+///
+/// Thumb-1 has no multiply-accumulate and no immediate-offset `LDRSB`, and its 3-operand
+/// instructions reach r0–r7 only, of which `asm!` may name six (r6 and r7 are reserved). The
+/// loop works along the inputs of a block with the weight pointer `p` at `w[0][i]`, so a weight
+/// of rows 1 and 2 is one `LDRSB` at the fixed offsets 4 and 8 held in r4 and r5, and of rows
+/// 0 and 3 an `LDRB` and `SXTB` at offsets 0 and 12; the input is one `LDRSB` at `p + dx`,
+/// with `dx` moved back 12 per block. The 4 sums live in r8–r11 (`ADD` reaches high
+/// registers), the offset in r12, the weights' end in lr. Per input: the input load and its
+/// offset (2), per row the weight (1 or 2), `MULS` and `ADD`; per block 5 pointer updates,
+/// `CMP` and `BNE`. Plain Rust compiled for `thumbv6m-none-eabi` needs 6.75–6.9 instructions
+/// per multiply-accumulate (measured: LLVM materialises each offset with `MOVS` and spills the
+/// offset inputs), above the 5 this loop is for.
+///
+/// # Shapes
+/// `band`: whole blocks of 16 bytes; `input`: 4 values per block (the shorter sets the
+/// length).
+#[cfg(fmlp_armv6m)]
+pub(crate) fn band_armv6m(band: &[i8], input: &[i8], offset: i32) -> [i32; BLOCK] {
+    let blocks = (band.len() / (BLOCK * BLOCK)).min(input.len() / BLOCK);
+    if blocks == 0 {
+        return [0; BLOCK];
+    }
+    let (band, input) = (&band[..blocks * BLOCK * BLOCK], &input[..blocks * BLOCK]);
+    // The sums, then the offset and the end address: read by the loop's set-up, and the sums
+    // written back after it.
+    let mut state = [0i32; BLOCK + 2];
+    state[BLOCK] = offset;
+    state[BLOCK + 1] = band.as_ptr_range().end.addr() as i32;
+    let dx = input.as_ptr().addr().wrapping_sub(band.as_ptr().addr());
+    // SAFETY: `p` walks the `blocks ≥ 1` blocks of `band` (+1, +1, +1, +13 per block) and the
+    // loop ends when it reaches `band`'s end; every weight read is at `p + {0, 4, 8, 12}`
+    // inside the current 16-byte block. The input read at `p + dx` is `input[i]` for the
+    // block's input `i` (`dx` starts at `input − band` and drops by 12 per block as `p`
+    // gains 4 more than the input index), inside `input`. `state` is 6 `i32` behind an
+    // exclusive borrow, read at the start and its first 4 written at the end. The stack holds
+    // the `state` pointer in between (pushed and popped inside, so `sp` is restored); r8–r12
+    // and lr are declared clobbered, so the compiler saves what it needs of them.
+    unsafe {
+        asm!(
+            "push {{r2}}",
+            "ldr r3, [r2, #0]",
+            "mov r8, r3",
+            "ldr r3, [r2, #4]",
+            "mov r9, r3",
+            "ldr r3, [r2, #8]",
+            "mov r10, r3",
+            "ldr r3, [r2, #12]",
+            "mov r11, r3",
+            "ldr r3, [r2, #16]",
+            "mov r12, r3",
+            "ldr r3, [r2, #20]",
+            "mov lr, r3",
+            "movs r4, #4",
+            "movs r5, #8",
+            "2:",
+            m0_input!("adds r0, #1"),
+            m0_input!("adds r0, #1"),
+            m0_input!("adds r0, #1"),
+            m0_input!("adds r0, #13"),
+            "subs r1, #12",
+            "cmp r0, lr",
+            "bne 2b",
+            "pop {{r2}}",
+            "mov r3, r8",
+            "str r3, [r2, #0]",
+            "mov r3, r9",
+            "str r3, [r2, #4]",
+            "mov r3, r10",
+            "str r3, [r2, #8]",
+            "mov r3, r11",
+            "str r3, [r2, #12]",
+            inout("r0") band.as_ptr() => _,
+            inout("r1") dx => _,
+            inout("r2") state.as_mut_ptr() => _,
+            out("r3") _,
+            out("r4") _,
+            out("r5") _,
+            out("r8") _,
+            out("r9") _,
+            out("r10") _,
+            out("r11") _,
+            out("r12") _,
+            out("lr") _,
+        );
+    }
+    [state[0], state[1], state[2], state[3]]
 }
