@@ -1,4 +1,8 @@
-//! Build script. Without the `board` feature it does nothing: the library needs no build step.
+//! Build script. For the library it only sets the cfgs that pick the assembly kernels for the
+//! target (see `instruction_set_cfgs`).
+//!
+//! With `kernel-bench` (and not `board`) it prepares the kernel benchmark program
+//! (`src/bin/kernels.rs`): see the `kernels` module below.
 //!
 //! With `board` it prepares the QEMU program (`src/bin/qemu.rs`, thumbv7em only):
 //! - links the bins with cortex-m-rt's `link.x` and this crate's `memory.x` (mps2-an386). The

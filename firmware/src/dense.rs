@@ -23,6 +23,10 @@
 //! `VFMA`, the fused one, is never emitted, since Rust does not contract. On x86-64 one SSE
 //! register holds a row's four lanes, and the halving tree is the natural SIMD reduction.
 //!
+//! The order is written once, in `dense_with`, generic over how the weights are stored (a
+//! `Storage` widens each to `f32` exactly as it reads it): `f32` here, binary16 in
+//! [`crate::dense_f16`], so both sum the same products in the same order.
+//!
 //! Why 4 lanes: they leave the M4 registers for 5 rows. With 8 lanes only 2 rows fit and the
 //! M4 needs 2.86 instructions per multiply-accumulate or more (measured); the SSE2 build is
 //! slower too. A host built for AVX2 would gain about 15 % from 8 lanes (one 256-bit register
@@ -256,12 +260,9 @@ mod tests {
 
     /// Deterministic values in [-1, 1) with varied exponents, so rounding differs by order.
     fn values(len: usize, seed: u32) -> Vec<f32> {
-        let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-        (0..len)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 17;
-                s ^= s << 5;
+        crate::seeded::xorshift(seed)
+            .take(len)
+            .map(|s| {
                 let unit = (s >> 8) as f32 / (1u32 << 24) as f32 * 2.0 - 1.0;
                 unit * [1.0, 1e-3, 37.0][(s % 3) as usize]
             })

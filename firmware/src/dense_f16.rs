@@ -142,12 +142,9 @@ mod tests {
 
     /// Seeded binary16 weights: finite, both signs, normal and subnormal.
     fn halves(len: usize, seed: u32) -> Vec<u16> {
-        let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-        (0..len)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 17;
-                s ^= s << 5;
+        crate::seeded::xorshift(seed)
+            .take(len)
+            .map(|s| {
                 // Exponents 0..=20 of 31: subnormals up to 2^5, never infinity or NaN.
                 let exponent = (s >> 10) % 21;
                 ((s >> 16) as u16 & 0x8000) | (exponent << 10) as u16 | (s & 0x3ff) as u16

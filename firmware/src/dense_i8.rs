@@ -19,10 +19,15 @@
 //! wraps too), so every target computes the same integers whatever the input.
 //!
 //! # Speed
-//! - Cortex-M4/M7 (`thumbv7em`): [`crate::dsp`]'s `SMLAD` loop, 21 instructions per 16
-//!   multiply-accumulates, after adding the offset to the input once per call.
-//! - Elsewhere (Cortex-M0, hosts): [`band_portable`], 4 rows per pass over the input, so each
-//!   input is loaded and offset once per 4 rows.
+//! - Cortex-M4/M7 (`thumbv7em`): an `SMLAD` loop in assembly (module `dsp`), 21 instructions
+//!   per 16 multiply-accumulates, after adding the offset to the input once per call (2 KiB of
+//!   stack for up to 1,024 inputs).
+//! - Cortex-M0/M0+ (`thumbv6m`): a Thumb-1 assembly loop (module `dsp`), 71 instructions per
+//!   16 multiply-accumulates.
+//! - Elsewhere (hosts): portable Rust, 4 rows per pass over the input, so each input is loaded
+//!   and offset once per 4 rows.
+//!
+//! Each band's 4 sums are then requantized in Rust, identically on every target.
 
 use model_format::quant::multiply_by_quantized_multiplier;
 
@@ -91,12 +96,7 @@ pub fn dense_i8(
     };
     let band_len = BLOCK * i4;
     let bands_held = weights.len().checked_div(band_len).unwrap_or(usize::MAX);
-    let rows = output
-        .len()
-        .min(rq.bias.len())
-        .min(rq.multiplier.len())
-        .min(rq.shift.len())
-        .min(bands_held.saturating_mul(BLOCK));
+    let rows = rows(rq, output).min(bands_held.saturating_mul(BLOCK));
     let weights = &weights[..rows.div_ceil(BLOCK) * band_len];
     let finish = |band: usize, sums: [i32; BLOCK], output: &mut [i8]| {
         for (r, sum) in sums.into_iter().enumerate() {
@@ -123,6 +123,15 @@ pub fn dense_i8(
             *out = requantize(rq, o, 0);
         }
     }
+}
+
+/// Rows that have an output, a bias, a multiplier and a shift.
+fn rows(rq: &Requant<'_>, output: &[i8]) -> usize {
+    output
+        .len()
+        .min(rq.bias.len())
+        .min(rq.multiplier.len())
+        .min(rq.shift.len())
 }
 
 /// Row `o`'s output from its weighted sum (the bias not yet added).
@@ -179,12 +188,7 @@ pub fn dense_i8_reference(
     if input.len() < i4 {
         return;
     }
-    let rows = output
-        .len()
-        .min(rq.bias.len())
-        .min(rq.multiplier.len())
-        .min(rq.shift.len());
-    for o in 0..rows {
+    for o in 0..rows(rq, output) {
         let band_end = (o / BLOCK + 1) * BLOCK * i4;
         if band_end > weights.len() {
             break;
@@ -211,14 +215,9 @@ mod tests {
     }
 
     fn bytes(len: usize, seed: u32) -> Vec<i8> {
-        let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-        (0..len)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 17;
-                s ^= s << 5;
-                (s >> 24) as u8 as i8
-            })
+        crate::seeded::xorshift(seed)
+            .take(len)
+            .map(|s| (s >> 24) as u8 as i8)
             .collect()
     }
 

@@ -1,10 +1,10 @@
-//! The only `unsafe` code of the crate: Armv7E-M instructions that stable Rust offers no other
-//! way to reach (it has no DSP or half-precision intrinsics for `thumbv7em`), in
-//! `core::arch::asm!`. Compiled only for `thumbv7em` targets (the `fmlp_dsp` and `fmlp_fp16`
-//! cfgs of `build.rs`); every other target uses the portable Rust it mirrors, which gives the
-//! same results (integers are exact; f16 → f32 widening is exact).
+//! The only `unsafe` code of the crate: Arm instructions that stable Rust offers no other way
+//! to reach, in `core::arch::asm!`. Compiled only for the targets `build.rs` marks (cfgs
+//! `fmlp_dsp`, `fmlp_fp16`, `fmlp_armv6m`); every other target runs the portable Rust these
+//! loops mirror, with the same results: integer sums are exact, binary16 → f32 widening is
+//! exact, and the f16 loop adds the same f32 products in the same order.
 //!
-//! # int8: `SMLAD`
+//! # int8 on Armv7E-M (Cortex-M4/M7): `SMLAD`
 //! `SMLAD acc, a, b, acc` adds two signed 16 × 16 products (the low halves, and the high
 //! halves, of `a` and `b`) to `acc`, wrapping as an `i32` add. The input is first offset and
 //! widened once per call ([`pack`]): every 4 inputs become two words, `(x0', x2')` and
@@ -15,6 +15,14 @@
 //! multiply-accumulates, in 12 registers (the most `asm!` may name on Thumb: r6, r7, sp and pc
 //! are reserved), which is why the input is packed first rather than offset in the loop
 //! (`SXTAB16` there would need a 13th register for the offset).
+//!
+//! # f16 on the M4F: `VCVTB`/`VCVTT` and `VMLA`
+//! See [`f16_steps_5`]: stable Rust cannot pass values in VFP registers on this target, so the
+//! whole inner loop is assembly.
+//!
+//! # int8 on Armv6-M (Cortex-M0/M0+)
+//! See [`band_armv6m`]: Thumb-1 without a multiply-accumulate, where LLVM's code for the
+//! portable loop needs 1.5 times the instructions.
 #![allow(unsafe_code)]
 
 use core::arch::asm;
@@ -24,7 +32,7 @@ use crate::dense_i8::BLOCK;
 #[cfg(fmlp_dsp)]
 /// Inputs [`dense_i8_bands`] packs at once, on the stack: 8 bytes per 4 inputs, 2 KiB. A layer
 /// with more inputs packs them again for each band, in pieces of this size.
-pub(crate) const PACK_INPUTS: usize = 1024;
+const PACK_INPUTS: usize = 1024;
 
 #[cfg(fmlp_dsp)]
 /// Packed steps (of 4 inputs) in the stack buffer.

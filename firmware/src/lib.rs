@@ -42,6 +42,8 @@ pub mod dense_i8;
 mod dsp;
 mod error;
 pub mod math;
+#[cfg(test)]
+mod seeded;
 pub mod softmax;
 
 pub use classifier::{CLASSES, Classification, Classifier, INPUTS, Scratch};

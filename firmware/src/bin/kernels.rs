@@ -173,10 +173,15 @@ fn time_i8(out: &mut HostStream, l: &Layer) -> Result<(), ()> {
         );
     });
     let sum = fnv1a(output.iter().map(|&b| b as u8));
+    record(out, "int8", l, ticks, sum)
+}
+
+/// Prints one `time` line.
+fn record(out: &mut HostStream, kernel: &str, l: &Layer, ticks: u32, sum: u32) -> Result<(), ()> {
     let (i, o) = (l.inputs, l.outputs);
     writeln!(
         out,
-        "time int8 {i}x{o} macs {} ticks {ticks} checksum {sum:08x}",
+        "time {kernel} {i}x{o} macs {} ticks {ticks} checksum {sum:08x}",
         i * o
     )
     .map_err(drop)
@@ -298,37 +303,15 @@ mod float {
         let input: &[f32] = bytemuck::cast_slice(&l.f32_input.0);
         let mut output = [0f32; MAX_OUTPUTS];
         let output = &mut output[..l.outputs];
-        let (i, o) = (l.inputs, l.outputs);
-        let ticks = super::time(|| {
-            dense_f16(
-                black_box(halves),
-                bias,
-                black_box(input),
-                black_box(&mut *output),
-            )
-        });
-        let sum = fnv1a(output.iter().flat_map(|v| v.to_bits().to_le_bytes()));
-        writeln!(
-            out,
-            "time f16 {i}x{o} macs {} ticks {ticks} checksum {sum:08x}",
-            i * o
-        )
-        .map_err(drop)?;
-        let ticks = super::time(|| {
-            dense(
-                black_box(wide),
-                bias,
-                black_box(input),
-                black_box(&mut *output),
-            )
-        });
-        let sum = fnv1a(output.iter().flat_map(|v| v.to_bits().to_le_bytes()));
-        writeln!(
-            out,
-            "time f32 {i}x{o} macs {} ticks {ticks} checksum {sum:08x}",
-            i * o
-        )
-        .map_err(drop)
+        let f16 = |o: &mut [f32]| dense_f16(black_box(halves), bias, black_box(input), o);
+        let f32 = |o: &mut [f32]| dense(black_box(wide), bias, black_box(input), o);
+        let kernels: [(&str, &dyn Fn(&mut [f32])); 2] = [("f16", &f16), ("f32", &f32)];
+        for (name, kernel) in kernels {
+            let ticks = super::time(|| kernel(black_box(&mut *output)));
+            let sum = fnv1a(output.iter().flat_map(|v| v.to_bits().to_le_bytes()));
+            record(out, name, l, ticks, sum)?;
+        }
+        Ok(())
     }
 }
 
