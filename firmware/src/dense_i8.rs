@@ -19,7 +19,7 @@
 //! wraps too), so every target computes the same integers whatever the input.
 //!
 //! # Speed
-//! - Cortex-M4/M7 (`thumbv7em`): an `SMLAD` loop in assembly (module `dsp`), 21 instructions
+//! - Cortex-M4/M7 (`thumbv7em`): an `SMLAD` loop in assembly (module `dsp`), 20 instructions
 //!   per 16 multiply-accumulates, after adding the offset to the input once per call (2 KiB of
 //!   stack for up to 1,024 inputs).
 //! - Cortex-M0/M0+ (`thumbv6m`): a Thumb-1 assembly loop (module `dsp`), 71 instructions per
@@ -99,11 +99,19 @@ pub fn dense_i8(
     let rows = rows(rq, output).min(bands_held.saturating_mul(BLOCK));
     let weights = &weights[..rows.div_ceil(BLOCK) * band_len];
     let finish = |band: usize, sums: [i32; BLOCK], output: &mut [i8]| {
-        for (r, sum) in sums.into_iter().enumerate() {
-            let o = band * BLOCK + r;
-            if o < rows {
-                output[o] = requantize(rq, o, sum);
-            }
+        let rows = band * BLOCK..(band * BLOCK + BLOCK).min(rows);
+        // Sliced once per band, so the loop needs no bounds checks (all hold `rows`).
+        let (Some(out), Some(bias), Some(multiplier), Some(shift)) = (
+            output.get_mut(rows.clone()),
+            rq.bias.get(rows.clone()),
+            rq.multiplier.get(rows.clone()),
+            rq.shift.get(rows),
+        ) else {
+            return;
+        };
+        let params = bias.iter().zip(multiplier).zip(shift);
+        for ((out, ((&b, &m), &s)), sum) in out.iter_mut().zip(params).zip(sums) {
+            *out = requantize_row(rq, b, m, s, sum);
         }
     };
     #[cfg(fmlp_dsp)]
@@ -137,8 +145,13 @@ fn rows(rq: &Requant<'_>, output: &[i8]) -> usize {
 /// Row `o`'s output from its weighted sum (the bias not yet added).
 #[inline]
 fn requantize(rq: &Requant<'_>, o: usize, sum: i32) -> i8 {
-    let acc = rq.bias[o].wrapping_add(sum);
-    let scaled = multiply_by_quantized_multiplier(acc, rq.multiplier[o], rq.shift[o]);
+    requantize_row(rq, rq.bias[o], rq.multiplier[o], rq.shift[o], sum)
+}
+
+/// A row's output from its bias, multiplier, shift and weighted sum.
+#[inline]
+fn requantize_row(rq: &Requant<'_>, bias: i32, multiplier: i32, shift: i32, sum: i32) -> i8 {
+    let scaled = multiply_by_quantized_multiplier(bias.wrapping_add(sum), multiplier, shift);
     // `max` then `min`, as TFLite: no panic when a (refused) min exceeds max. The clamp range
     // is int8's, so the cast keeps the value; TFLite casts the same way.
     rq.output_zero_point

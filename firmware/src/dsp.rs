@@ -11,10 +11,11 @@
 //! `(x1', x3')` as 16-bit halves (`x' = x + offset`, in −255..=255). A weight word
 //! `(w0, w1, w2, w3)` gives `(w0, w2)` by `SXTB16` and `(w1, w3)` by `SXTB16 … ROR #8`, so two
 //! `SMLAD`s add its 4 products. A step of 4 inputs × 4 rows (one 16-byte block of the blocked
-//! layout) is then 3 `LDRD`, 8 `SXTB16`, 8 `SMLAD`, `CMP` and `BNE`: 21 instructions per 16
-//! multiply-accumulates, in 12 registers (the most `asm!` may name on Thumb: r6, r7, sp and pc
-//! are reserved), which is why the input is packed first rather than offset in the loop
-//! (`SXTAB16` there would need a 13th register for the offset).
+//! layout) is then 3 `LDRD`, 8 `SXTB16` and 8 `SMLAD`, and with the loop unrolled twice, one
+//! `CMP` and `BNE` per two steps: 20 instructions per 16 multiply-accumulates, in 12
+//! registers (the most `asm!` may name on Thumb: r6, r7, sp and pc are reserved), which is why
+//! the input is packed first rather than offset in the loop (`SXTAB16` there would need a 13th
+//! register for the offset).
 //!
 //! # f16 on the M4F: `VCVTB`/`VCVTT` and `VMLA`
 //! See [`f16_steps_5`]: stable Rust cannot pass values in VFP registers on this target, so the
@@ -26,6 +27,8 @@
 #![allow(unsafe_code)]
 
 use core::arch::asm;
+#[cfg(fmlp_dsp)]
+use core::mem::MaybeUninit;
 
 use crate::dense_i8::BLOCK;
 
@@ -60,10 +63,10 @@ pub(crate) fn dense_i8_bands(
     if steps == 0 {
         return false;
     }
-    let mut packed = [[0u32; 2]; PACK_STEPS];
+    // Not zeroed first: clearing 2 KiB costs more than packing a 196-input layer.
+    let mut buffer = [MaybeUninit::<[u32; 2]>::uninit(); PACK_STEPS];
     if steps <= PACK_STEPS {
-        let packed = &mut packed[..steps];
-        pack(input, offset, packed);
+        let packed = pack(input, offset, &mut buffer);
         for (band, w) in blocks.chunks_exact(steps).enumerate() {
             finish(band, dot_band(w, packed, [0; BLOCK]), output);
         }
@@ -71,9 +74,7 @@ pub(crate) fn dense_i8_bands(
         for (band, w) in blocks.chunks_exact(steps).enumerate() {
             let mut sums = [0; BLOCK];
             for (w, x) in w.chunks(PACK_STEPS).zip(input.chunks(PACK_INPUTS)) {
-                let packed = &mut packed[..w.len()];
-                pack(x, offset, packed);
-                sums = dot_band(w, packed, sums);
+                sums = dot_band(w, pack(x, offset, &mut buffer), sums);
             }
             finish(band, sums, output);
         }
@@ -84,12 +85,47 @@ pub(crate) fn dense_i8_bands(
 #[cfg(fmlp_dsp)]
 /// `(x0', x2')` and `(x1', x3')` as 16-bit halves of two words, for every 4 inputs
 /// (`x' = x + offset`).
-fn pack(input: &[i8], offset: i32, packed: &mut [[u32; 2]]) {
-    for (x, p) in input.as_chunks::<BLOCK>().0.iter().zip(packed) {
+/// Writes them to the front of `buffer` and returns that part: as many steps as both hold.
+fn pack<'a>(input: &[i8], offset: i32, buffer: &'a mut [MaybeUninit<[u32; 2]>]) -> &'a [[u32; 2]] {
+    let (input, _) = input.as_chunks::<BLOCK>();
+    let n = input.len().min(buffer.len());
+    for (x, slot) in input.iter().zip(&mut buffer[..n]) {
         // In −255..=255: the low 16 bits are the two's-complement halfword.
         let h = x.map(|v| u32::from((i32::from(v) + offset) as u16));
-        *p = [h[0] | h[2] << 16, h[1] | h[3] << 16];
+        slot.write([h[0] | h[2] << 16, h[1] | h[3] << 16]);
     }
+    // SAFETY: the loop above wrote each of `buffer[..n]` (the zip is `n` long); a
+    // `MaybeUninit<T>` has the layout of `T`, so the written prefix is `n` valid `[u32; 2]`,
+    // borrowed from `buffer` for as long as the returned slice lives.
+    unsafe { core::slice::from_raw_parts(buffer.as_ptr().cast::<[u32; 2]>(), n) }
+}
+
+/// One step of [`dot_band`]: 4 packed inputs × 4 rows, 19 instructions.
+#[cfg(fmlp_dsp)]
+macro_rules! i8_step {
+    () => {
+        concat!(
+            "ldrd {xa}, {xb}, [{px}], #8\n",
+            "ldrd {wa}, {wb}, [{pw}], #8\n",
+            "sxtb16 {t}, {wa}\n",
+            "smlad {a0}, {t}, {xa}, {a0}\n",
+            "sxtb16 {wa}, {wa}, ror #8\n",
+            "smlad {a0}, {wa}, {xb}, {a0}\n",
+            "sxtb16 {t}, {wb}\n",
+            "smlad {a1}, {t}, {xa}, {a1}\n",
+            "sxtb16 {wb}, {wb}, ror #8\n",
+            "smlad {a1}, {wb}, {xb}, {a1}\n",
+            "ldrd {wa}, {wb}, [{pw}], #8\n",
+            "sxtb16 {t}, {wa}\n",
+            "smlad {a2}, {t}, {xa}, {a2}\n",
+            "sxtb16 {wa}, {wa}, ror #8\n",
+            "smlad {a2}, {wa}, {xb}, {a2}\n",
+            "sxtb16 {t}, {wb}\n",
+            "smlad {a3}, {t}, {xa}, {a3}\n",
+            "sxtb16 {wb}, {wb}, ror #8\n",
+            "smlad {a3}, {wb}, {xb}, {a3}\n",
+        )
+    };
 }
 
 #[cfg(fmlp_dsp)]
@@ -103,34 +139,23 @@ fn dot_band(weights: &[[u32; BLOCK]], packed: &[[u32; 2]], sums: [i32; BLOCK]) -
     }
     let (weights, packed) = (&weights[..n], &packed[..n]);
     let [mut a0, mut a1, mut a2, mut a3] = sums;
-    // SAFETY: the loop runs `n ≥ 1` times (the `cmp` is at its end); each pass reads one
-    // `[u32; 2]` of `packed` and one `[u32; 4]` of `weights` through `LDRD` with post-increment,
-    // so `px` stops exactly at `packed`'s end and `pw` at `weights`' end: every read is inside
-    // the two borrowed slices, and word-aligned (`LDRD` faults otherwise), as their types
-    // guarantee. Nothing is written to memory, no stack is used, and only the named registers
-    // and the flags change (the `options` say so).
+    // SAFETY: the loop body is two copies of a step, entered at the second when `n` is odd
+    // (bit 3 of the byte distance `8n`), so exactly `n ≥ 1` steps run before the `cmp` at the
+    // end finds `px` at `packed`'s end. Each step reads one `[u32; 2]` of `packed` and one
+    // `[u32; 4]` of `weights` through `LDRD` with post-increment, so `pw` stops at `weights`'
+    // end: every read is inside the two borrowed slices, and word-aligned (`LDRD` faults
+    // otherwise), as their types guarantee. Nothing is written to memory, no stack is used,
+    // and only the named registers and the flags change (the `options` say so).
     unsafe {
         asm!(
+            // An odd count enters at the second copy of the step.
+            "sub {t}, {end}, {px}",
+            "tst {t}, #8",
+            "bne 3f",
             "2:",
-            "ldrd {xa}, {xb}, [{px}], #8",
-            "ldrd {wa}, {wb}, [{pw}], #8",
-            "sxtb16 {t}, {wa}",
-            "smlad {a0}, {t}, {xa}, {a0}",
-            "sxtb16 {wa}, {wa}, ror #8",
-            "smlad {a0}, {wa}, {xb}, {a0}",
-            "sxtb16 {t}, {wb}",
-            "smlad {a1}, {t}, {xa}, {a1}",
-            "sxtb16 {wb}, {wb}, ror #8",
-            "smlad {a1}, {wb}, {xb}, {a1}",
-            "ldrd {wa}, {wb}, [{pw}], #8",
-            "sxtb16 {t}, {wa}",
-            "smlad {a2}, {t}, {xa}, {a2}",
-            "sxtb16 {wa}, {wa}, ror #8",
-            "smlad {a2}, {wa}, {xb}, {a2}",
-            "sxtb16 {t}, {wb}",
-            "smlad {a3}, {t}, {xa}, {a3}",
-            "sxtb16 {wb}, {wb}, ror #8",
-            "smlad {a3}, {wb}, {xb}, {a3}",
+            i8_step!(),
+            "3:",
+            i8_step!(),
             "cmp {px}, {end}",
             "bne 2b",
             px = inout(reg) packed.as_ptr() => _,
