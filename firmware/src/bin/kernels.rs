@@ -296,6 +296,9 @@ mod float {
         (cases, bad)
     }
 
+    /// A float kernel writing a layer's outputs.
+    type Kernel<'a> = &'a dyn Fn(&mut [f32]);
+
     pub fn time(out: &mut HostStream, l: &Layer) -> Result<(), ()> {
         let halves: &[u16] = bytemuck::cast_slice(&l.f16_weights.0);
         let wide: &[f32] = bytemuck::cast_slice(&l.f32_weights.0);
@@ -305,7 +308,7 @@ mod float {
         let output = &mut output[..l.outputs];
         let f16 = |o: &mut [f32]| dense_f16(black_box(halves), bias, black_box(input), o);
         let f32 = |o: &mut [f32]| dense(black_box(wide), bias, black_box(input), o);
-        let kernels: [(&str, &dyn Fn(&mut [f32])); 2] = [("f16", &f16), ("f32", &f32)];
+        let kernels: [(&str, Kernel<'_>); 2] = [("f16", &f16), ("f32", &f32)];
         for (name, kernel) in kernels {
             let ticks = super::time(|| kernel(black_box(&mut *output)));
             let sum = fnv1a(output.iter().flat_map(|v| v.to_bits().to_le_bytes()));
