@@ -97,8 +97,9 @@ mod kernels {
         println!("cargo:rustc-link-search={}", out.display());
         println!("cargo:rustc-link-arg-bins=-Tlink.x");
 
-        let mut rust = String::from(
-            "/// The seeded layers of `host/kernel_data.rs`.\nstatic LAYERS: [Layer; 2] = [\n",
+        let mut rust = format!(
+            "/// The seeded layers of `host/kernel_data.rs`.\nstatic LAYERS: [Layer; {}] = [\n",
+            LAYERS.len()
         );
         for (k, &(inputs, outputs)) in LAYERS.iter().enumerate() {
             let l = layer(inputs, outputs, seed(k));

@@ -11,8 +11,8 @@
 //! `qemu-system-arm -icount shift=0` (1 ns of virtual time per instruction), and converts the
 //! SysTick ticks around each kernel call (one call per layer, minus the ticks of an empty
 //! call) into instructions: under one tick of reading error, 40 instructions on the M4
-//! (25 MHz), 62.5 on the M0 (16 MHz). The layers are the vanilla model's first two
-//! (784→196, 196→49), seeded (`host/kernel_data.rs`): counts do not depend on the values.
+//! (25 MHz), 62.5 on the M0 (16 MHz). The layers are the vanilla model's three
+//! (784→196, 196→49, 49→10), seeded (`host/kernel_data.rs`): counts do not depend on the values.
 //!
 //! Needs `qemu-system-arm` and `rustup target add thumbv7em-none-eabihf thumbv6m-none-eabi`.
 
@@ -70,7 +70,7 @@ fn run() -> Result<bool, String> {
     let mut ok = true;
     println!(
         "Dense kernels under QEMU -icount shift={ICOUNT_SHIFT}, one call per layer (seeded \
-         vanilla-shaped layers)"
+         vanilla-shaped layers; `total` is the vanilla model's dense layers)"
     );
     println!(
         "{:<11} {:<6} {:>8} {:>8} {:>12} {:>10}  {:<8} {:<8}",
@@ -130,7 +130,7 @@ fn run() -> Result<bool, String> {
         }
         for (kernel, (macs, instructions)) in &totals {
             println!(
-                "{cpu:<11} {kernel:<6} {:>8} {macs:>8} {instructions:>12.0} {:>10.3}  (both layers)",
+                "{cpu:<11} {kernel:<6} {:>8} {macs:>8} {instructions:>12.0} {:>10.3}  (all layers)",
                 "total",
                 instructions / *macs as f64
             );

@@ -8,8 +8,8 @@
 //! On the Cortex-M4F/M7 (`thumbv7em-none-eabihf`), when every row starts 4-byte aligned (an
 //! even number of inputs and an aligned block, as the model file guarantees), `dsp`'s
 //! assembly loop widens the weights with `VCVTB`/`VCVTT.F32.F16` and accumulates with
-//! `VMLA.F32` in the same order. Elsewhere, and for odd input counts, [`f16_to_f32`] widens in
-//! integer arithmetic.
+//! `VMLA.F32` in the same order; for odd input counts each weight is widened alone by
+//! `VCVTB` ([`widen_f16`]). Elsewhere [`f16_to_f32`] widens in integer arithmetic.
 //!
 //! [`dense`]: crate::dense::dense
 
@@ -75,7 +75,7 @@ pub fn dense_f16(weights: &[u16], bias: &[f32], input: &[f32], output: &mut [f32
     dense_with::<F16>(weights, bias, input, output)
 }
 
-/// binary16 weights widened by [`f16_to_f32`].
+/// binary16 weights widened one at a time by [`widen_f16`].
 pub(crate) enum F16 {}
 
 impl Storage for F16 {
@@ -88,11 +88,11 @@ impl Storage for F16 {
     }
     #[inline(always)]
     fn widen_step(step: &[u16; STEP]) -> [f32; STEP] {
-        step.map(f16_to_f32)
+        step.map(widen_f16)
     }
     #[inline(always)]
     fn widen(row: &[u16], i: usize) -> f32 {
-        f16_to_f32(row[i])
+        widen_f16(row[i])
     }
 }
 

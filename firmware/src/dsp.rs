@@ -178,7 +178,7 @@ fn dot_band(weights: &[[u32; BLOCK]], packed: &[[u32; 2]], sums: [i32; BLOCK]) -
 
 /// binary16 weights in pairs: each `u32` of a row holds weights `2k` (low half) and `2k + 1`.
 /// Rows must start 4-byte aligned. The whole steps of 5 rows, or of 1, go through
-/// [`f16_steps`]; the few weights after them through [`f16_to_f32`].
+/// [`f16_steps_5`] or [`f16_steps_1`]; the few weights after them through [`widen_f16`].
 #[cfg(fmlp_fp16)]
 pub(crate) enum F16Pairs {}
 
@@ -193,11 +193,11 @@ impl crate::dense::Storage for F16Pairs {
     }
     #[inline(always)]
     fn widen_step(step: &[u32; STEP / 2]) -> [f32; STEP] {
-        core::array::from_fn(|k| f16_to_f32((step[k / 2] >> (16 * (k % 2))) as u16))
+        core::array::from_fn(|k| widen_f16((step[k / 2] >> (16 * (k % 2))) as u16))
     }
     #[inline(always)]
     fn widen(row: &[u32], i: usize) -> f32 {
-        f16_to_f32((row[i / 2] >> (16 * (i % 2))) as u16)
+        widen_f16((row[i / 2] >> (16 * (i % 2))) as u16)
     }
     #[inline(always)]
     fn accumulate<const R: usize>(
@@ -218,8 +218,6 @@ impl crate::dense::Storage for F16Pairs {
 
 #[cfg(fmlp_fp16)]
 use crate::dense::{LANES, STEP};
-#[cfg(fmlp_fp16)]
-use crate::dense_f16::f16_to_f32;
 
 /// One row's step in `f16_steps`: 8 weights (4 words) from `pw`, widened by `VCVTT`/`VCVTB`
 /// in s0–s3, multiplied with the 8 inputs in s4–s11 and added to the row's lanes
@@ -358,9 +356,10 @@ fn f16_steps_1(w: &[[u32; 4]], x: &[[f32; STEP]], acc: &mut [f32; LANES]) {
     }
 }
 
-/// The binary16 value `h` as `f32` by `VCVTB.F32.F16`, the instruction [`f16_steps_5`] uses:
-/// for the device check against [`f16_to_f32`].
+/// The binary16 value `h` as `f32` by `VCVTB.F32.F16`, the instruction [`f16_steps_5`] uses
+/// (the device check compares it with `dense_f16::f16_to_f32` for every pattern).
 #[cfg(fmlp_fp16)]
+#[inline]
 pub(crate) fn widen_f16(h: u16) -> f32 {
     let bits: u32;
     // SAFETY: register moves and one conversion in s0 (declared clobbered): no memory, no

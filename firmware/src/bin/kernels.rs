@@ -1,4 +1,4 @@
-//! Times each dense kernel on the vanilla model's first two layers (784→196, 196→49) on an
+//! Times each dense kernel on the vanilla model's layers (784→196, 196→49, 49→10) on an
 //! emulated Cortex-M4F (QEMU `mps2-an386`) or Cortex-M0 (`microbit`), and checks the fast
 //! paths against the plain ones on the device.
 //!
