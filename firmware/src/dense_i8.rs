@@ -53,7 +53,8 @@ pub struct Requant<'a> {
     pub bias: &'a [i32],
     /// Q31 multiplier of each row (see [`model_format::quant`]).
     pub multiplier: &'a [i32],
-    /// Shift of each row, in [`model_format::quant::MIN_SHIFT`]`..=`[`model_format::quant::MAX_SHIFT`].
+    /// Shift of each row, in [`MIN_SHIFT`](model_format::quant::MIN_SHIFT)`..=`
+    /// [`MAX_SHIFT`](model_format::quant::MAX_SHIFT).
     pub shift: &'a [i32],
     /// Added after requantizing.
     pub output_zero_point: i32,
