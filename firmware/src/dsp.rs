@@ -176,50 +176,51 @@ fn dot_band(weights: &[[u32; BLOCK]], packed: &[[u32; 2]], sums: [i32; BLOCK]) -
     [a0, a1, a2, a3]
 }
 
-/// binary16 weights in pairs: each `u32` of a row holds weights `2k` (low half) and `2k + 1`.
-/// Rows must start 4-byte aligned. The whole steps of 5 rows, or of 1, go through
-/// [`f16_steps_5`] or [`f16_steps_1`]; the few weights after them through [`widen_f16`].
+/// The f16 storage's step loop (see `dense::Storage::accumulate`): 5 rows (a block) or 1 (the
+/// rows after the last block) through [`f16_steps_5`] or [`f16_steps_1`], when every row
+/// starts 4-byte aligned; otherwise `false`, for the portable loop. Each `u32` of a row's
+/// steps holds weights `2k` (low half) and `2k + 1`.
 #[cfg(fmlp_fp16)]
-pub(crate) enum F16Pairs {}
-
-#[cfg(fmlp_fp16)]
-impl crate::dense::Storage for F16Pairs {
-    type Elem = u32;
-    type Step = [u32; STEP / 2];
-    const PER_ELEM: usize = 2;
-    #[inline(always)]
-    fn steps(row: &[u32]) -> &[[u32; STEP / 2]] {
-        row.as_chunks().0
-    }
-    #[inline(always)]
-    fn widen_step(step: &[u32; STEP / 2]) -> [f32; STEP] {
-        core::array::from_fn(|k| widen_f16((step[k / 2] >> (16 * (k % 2))) as u16))
-    }
-    #[inline(always)]
-    fn widen(row: &[u32], i: usize) -> f32 {
-        widen_f16((row[i / 2] >> (16 * (i % 2))) as u16)
-    }
-    #[inline(always)]
-    fn accumulate<const R: usize>(
-        w_steps: &[&[[u32; STEP / 2]]; R],
-        x_steps: &[[f32; STEP]],
-        acc: &mut [[f32; LANES]; R],
+#[inline(always)]
+pub(crate) fn f16_accumulate<const R: usize>(
+    w_steps: &[&[[u16; STEP]]; R],
+    x_steps: &[[f32; STEP]],
+    acc: &mut [[f32; LANES]; R],
+) -> bool {
+    if let (Ok(w), Ok(a)) = (
+        <&[_; 5]>::try_from(&w_steps[..]),
+        <&mut [_; 5]>::try_from(&mut acc[..]),
     ) {
-        let (w, a) = (&w_steps[..], &mut acc[..]);
-        if let (Ok(w), Ok(a)) = (w.try_into(), <&mut [_; 5]>::try_from(&mut *a)) {
-            f16_steps_5(w, x_steps, a);
-        } else if let (Ok([w]), Ok([a])) = (<[_; 1]>::try_from(w), <&mut [_; 1]>::try_from(a)) {
-            f16_steps_1(w, x_steps, a);
-        } else {
-            crate::dense::accumulate::<Self, R>(w_steps, x_steps, acc);
-        }
+        let [Ok(w0), Ok(w1), Ok(w2), Ok(w3), Ok(w4)] = (*w).map(pairs) else {
+            return false;
+        };
+        f16_steps_5([w0, w1, w2, w3, w4], x_steps, a);
+        true
+    } else if let (Ok([w]), Ok([a])) = (
+        <[_; 1]>::try_from(&w_steps[..]),
+        <&mut [_; 1]>::try_from(&mut acc[..]),
+    ) {
+        let Ok(w) = pairs(w) else {
+            return false;
+        };
+        f16_steps_1(w, x_steps, a);
+        true
+    } else {
+        false
     }
 }
 
 #[cfg(fmlp_fp16)]
 use crate::dense::{LANES, STEP};
 
-/// One row's step in `f16_steps`: 8 weights (4 words) from `pw`, widened by `VCVTT`/`VCVTB`
+/// A row's steps of binary16 weights as words of two, if the row starts 4-byte aligned.
+#[cfg(fmlp_fp16)]
+#[inline(always)]
+fn pairs(row: &[[u16; STEP]]) -> Result<&[[u32; 4]], bytemuck::PodCastError> {
+    bytemuck::try_cast_slice(row)
+}
+
+/// One row's step in [`f16_steps_5`]: 8 weights (4 words) from `pw`, widened by `VCVTT`/`VCVTB`
 /// in s0–s3, multiplied with the 8 inputs in s4–s11 and added to the row's lanes
 /// `a0`..`a3` (input `k` to lane `k % 4`, inputs 0–3 before 4–7) by `VMLA.F32`.
 #[cfg(fmlp_fp16)]
@@ -268,8 +269,8 @@ macro_rules! f16_row {
     };
 }
 
-/// The whole steps of 5 rows of paired binary16 weights, as [`crate::dense::accumulate`]
-/// adds them, in assembly.
+/// The whole steps of 5 rows of paired binary16 weights, as `dense::dot_rows`' loop adds them,
+/// in assembly.
 ///
 /// Stable Rust cannot pass values in VFP registers to `asm!` on the M4F (its `sreg` class
 /// needs the double-precision `vfp2` feature), so the loop is all assembly with fixed
