@@ -24,8 +24,10 @@
 //!   stack for up to 1,024 inputs).
 //! - Cortex-M0/M0+ (`thumbv6m`): a Thumb-1 assembly loop (module `dsp`), 71 instructions per
 //!   16 multiply-accumulates.
-//! - Elsewhere (hosts): portable Rust, 4 rows per pass over the input, so each input is loaded
-//!   and offset once per 4 rows.
+//! - x86-64 hosts: SSE2's `PMADDWD` (module `dsp`; SSE2 is in every x86-64 CPU), 3× faster
+//!   than the portable loop (measured: 784→196 in 24 µs against 73 µs).
+//! - Elsewhere: portable Rust, 4 rows per pass over the input, so each input is loaded and
+//!   offset once per 4 rows.
 //!
 //! Each band's 4 sums are then requantized in Rust, identically on every target.
 
@@ -128,6 +130,10 @@ pub fn dense_i8(
     if crate::dsp::dense_i8_bands(weights, input, input_offset, output, finish) {
         return;
     }
+    #[cfg(target_arch = "x86_64")]
+    if crate::dsp::dense_i8_bands_sse2(weights, input, input_offset, output, finish) {
+        return;
+    }
     for (band, w) in weights.chunks_exact(band_len.max(1)).enumerate() {
         #[cfg(fmlp_armv6m)]
         let sums = crate::dsp::band_armv6m(w, input, input_offset);
@@ -174,7 +180,8 @@ fn requantize_row(rq: &Requant<'_>, bias: i32, multiplier: i32, shift: i32, sum:
 ///
 /// Per block: the 4 inputs are widened and offset once, then used by 4 rows. Each of the 16
 /// products of a block has its own lane, added up per row at the end (integer sums are exact
-/// in any order), which x86-64 vectorises (measured: 1.3× faster than one sum per row).
+/// in any order), which LLVM vectorises (measured on x86-64: 1.3× faster than one sum per
+/// row).
 #[inline]
 #[cfg_attr(fmlp_armv6m, allow(dead_code))]
 pub(crate) fn band_portable(
@@ -301,6 +308,44 @@ mod tests {
                     dense_i8_reference(&layer.weights, inputs, &input, offset, &rq, &mut slow);
                     assert_eq!(fast, slow, "{outputs}x{inputs}, offset {offset}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn wide_layers_match_reference() {
+        // Wider than the packing buffer of the SIMD paths (1,024 inputs): packed per piece.
+        for inputs in [1023, 1024, 1025, 1028, 2049] {
+            let layer = Layer::new(inputs, 6, inputs as u32);
+            let input = bytes(round_up(inputs), 5);
+            let rq = layer.rq(-128, -128);
+            let (mut fast, mut slow) = (vec![0i8; 6], vec![1i8; 6]);
+            dense_i8(&layer.weights, inputs, &input, 128, &rq, &mut fast);
+            dense_i8_reference(&layer.weights, inputs, &input, 128, &rq, &mut slow);
+            assert_eq!(fast, slow, "6x{inputs}");
+        }
+    }
+
+    #[test]
+    fn the_portable_band_sums_by_the_definition() {
+        // The path of targets without a SIMD or assembly loop (and of unaligned weights on the
+        // M4), which this host's `dense_i8` does not take.
+        for inputs in [0, 1, 4, 5, 17, 20] {
+            let i4 = round_up(inputs);
+            let layer = Layer::new(inputs, 4, 77 + inputs as u32);
+            let input = bytes(i4, 3);
+            for offset in [128, -127, 0] {
+                let (blocks, _) = layer.weights.as_chunks::<16>();
+                let (x, _) = input.as_chunks::<4>();
+                let want: [i32; 4] = core::array::from_fn(|o| {
+                    (0..inputs)
+                        .map(|i| {
+                            let w = i32::from(layer.weights[blocked_index(i4, o, i)]);
+                            w * (i32::from(input[i]) + offset)
+                        })
+                        .sum()
+                });
+                assert_eq!(band_portable(blocks, x, offset), want, "{inputs}, {offset}");
             }
         }
     }

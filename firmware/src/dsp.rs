@@ -1,8 +1,9 @@
 //! The only `unsafe` code of the crate: Arm instructions that stable Rust offers no other way
-//! to reach, in `core::arch::asm!`. Compiled only for the targets `build.rs` marks (cfgs
-//! `fmlp_dsp`, `fmlp_fp16`, `fmlp_armv6m`); every other target runs the portable Rust these
-//! loops mirror, with the same results: integer sums are exact, binary16 → f32 widening is
-//! exact, and the f16 loop adds the same f32 products in the same order.
+//! to reach, in `core::arch::asm!`, and SSE2 intrinsics for x86-64 hosts. Compiled only for
+//! the targets `build.rs` marks (cfgs `fmlp_dsp`, `fmlp_fp16`, `fmlp_armv6m`) and x86-64; every
+//! other target runs the portable Rust these loops mirror, with the same results: integer sums
+//! are exact, binary16 → f32 widening is exact, and the f16 loop adds the same f32 products in
+//! the same order.
 //!
 //! # int8 on Armv7E-M (Cortex-M4/M7): `SMLAD`
 //! `SMLAD acc, a, b, acc` adds two signed 16 × 16 products (the low halves, and the high
@@ -21,27 +22,31 @@
 //! See [`f16_steps_5`]: stable Rust cannot pass values in VFP registers on this target, so the
 //! whole inner loop is assembly.
 //!
+//! # int8 on x86-64 hosts: `PMADDWD`
+//! See [`dense_i8_bands_sse2`]: SSE2 intrinsics are `unsafe` to call outside a
+//! `#[target_feature]` function, even though every x86-64 CPU has SSE2.
+//!
 //! # int8 on Armv6-M (Cortex-M0/M0+)
 //! See [`band_armv6m`]: Thumb-1 without a multiply-accumulate, where LLVM's code for the
 //! portable loop needs 1.5 times the instructions.
 #![allow(unsafe_code)]
 
+#[cfg(any(fmlp_dsp, fmlp_fp16, fmlp_armv6m))]
 use core::arch::asm;
-#[cfg(fmlp_dsp)]
+#[cfg(any(fmlp_dsp, target_arch = "x86_64"))]
 use core::mem::MaybeUninit;
 
 use crate::dense_i8::BLOCK;
 
-#[cfg(fmlp_dsp)]
-/// Inputs [`dense_i8_bands`] packs at once, on the stack: 8 bytes per 4 inputs, 2 KiB. A layer
-/// with more inputs packs them again for each band, in pieces of this size.
+/// Inputs the int8 band loops pack at once, on the stack (2 KiB on the M4, 4 KiB on x86-64). A
+/// layer with more inputs packs them again for each band, in pieces of this size.
+#[cfg(any(fmlp_dsp, target_arch = "x86_64"))]
 const PACK_INPUTS: usize = 1024;
 
-#[cfg(fmlp_dsp)]
-/// Packed steps (of 4 inputs) in the stack buffer.
-const PACK_STEPS: usize = PACK_INPUTS / BLOCK;
+/// Packed blocks (of 4 inputs) in the stack buffer.
+#[cfg(any(fmlp_dsp, target_arch = "x86_64"))]
+const PACK_BLOCKS: usize = PACK_INPUTS / BLOCK;
 
-#[cfg(fmlp_dsp)]
 /// The int8 dense layer's bands through `SMLAD`: calls `finish(band, sums, output)` with each
 /// band's 4 sums `Σ_i w[r][i] · (input[i] + offset)`, and returns `true`; or returns `false`
 /// without calling it when the weights are not 4-byte aligned (`LDRD` needs it) or there are
@@ -49,6 +54,7 @@ const PACK_STEPS: usize = PACK_INPUTS / BLOCK;
 ///
 /// # Shapes
 /// `weights`: whole bands of `BLOCK · input.len()` bytes; `input`: `I4` values.
+#[cfg(fmlp_dsp)]
 pub(crate) fn dense_i8_bands(
     weights: &[i8],
     input: &[i8],
@@ -56,48 +62,68 @@ pub(crate) fn dense_i8_bands(
     output: &mut [i8],
     finish: impl Fn(usize, [i32; BLOCK], &mut [i8]),
 ) -> bool {
-    let steps = input.len() / BLOCK;
     let Ok(blocks) = bytemuck::try_cast_slice::<i8, [u32; BLOCK]>(weights) else {
         return false;
     };
+    drive(blocks, input, offset, output, finish, pack_smlad, dot_band)
+}
+
+/// `(x0', x2')` and `(x1', x3')` as 16-bit halves of two words (`x' = x + offset`): the
+/// operands of `SMLAD` for the weights' `SXTB16` and `SXTB16 … ROR #8`.
+#[cfg(fmlp_dsp)]
+#[inline(always)]
+fn pack_smlad(x: &[i8; BLOCK], offset: i32) -> [u32; 2] {
+    // In −255..=255: the low 16 bits are the two's-complement halfword.
+    let h = x.map(|v| u32::from((i32::from(v) + offset) as u16));
+    [h[0] | h[2] << 16, h[1] | h[3] << 16]
+}
+
+/// Packs the input once (or, beyond [`PACK_INPUTS`], piece by piece for each band) with
+/// `pack`, then calls `finish` with the sums `dot` gives for each band of `blocks`; `false`
+/// when there are no inputs.
+#[cfg(any(fmlp_dsp, target_arch = "x86_64"))]
+#[inline(always)]
+fn drive<B, P: Copy>(
+    blocks: &[B],
+    input: &[i8],
+    offset: i32,
+    output: &mut [i8],
+    finish: impl Fn(usize, [i32; BLOCK], &mut [i8]),
+    pack: impl Fn(&[i8; BLOCK], i32) -> P,
+    dot: impl Fn(&[B], &[P], [i32; BLOCK]) -> [i32; BLOCK],
+) -> bool {
+    let steps = input.len() / BLOCK;
     if steps == 0 {
         return false;
     }
-    // Not zeroed first: clearing 2 KiB costs more than packing a 196-input layer.
-    let mut buffer = [MaybeUninit::<[u32; 2]>::uninit(); PACK_STEPS];
-    if steps <= PACK_STEPS {
-        let packed = pack(input, offset, &mut buffer);
+    // Not zeroed first: clearing 2 KiB costs the M4 more than packing a 196-input layer.
+    let mut buffer = [const { MaybeUninit::<P>::uninit() }; PACK_BLOCKS];
+    let mut pack_into = |input: &[i8]| -> &[P] {
+        let (input, _) = input.as_chunks::<BLOCK>();
+        let n = input.len().min(PACK_BLOCKS);
+        for (x, slot) in input.iter().zip(&mut buffer[..n]) {
+            slot.write(pack(x, offset));
+        }
+        // SAFETY: the loop above wrote each of `buffer[..n]` (the zip is `n` long); a
+        // `MaybeUninit<P>` has the layout of `P`, so the written prefix is `n` valid `P`,
+        // borrowed from `buffer` for as long as the returned slice lives.
+        unsafe { core::slice::from_raw_parts(buffer.as_ptr().cast::<P>(), n) }
+    };
+    if steps <= PACK_BLOCKS {
+        let packed = pack_into(input);
         for (band, w) in blocks.chunks_exact(steps).enumerate() {
-            finish(band, dot_band(w, packed, [0; BLOCK]), output);
+            finish(band, dot(w, packed, [0; BLOCK]), output);
         }
     } else {
         for (band, w) in blocks.chunks_exact(steps).enumerate() {
             let mut sums = [0; BLOCK];
-            for (w, x) in w.chunks(PACK_STEPS).zip(input.chunks(PACK_INPUTS)) {
-                sums = dot_band(w, pack(x, offset, &mut buffer), sums);
+            for (w, x) in w.chunks(PACK_BLOCKS).zip(input.chunks(PACK_INPUTS)) {
+                sums = dot(w, pack_into(x), sums);
             }
             finish(band, sums, output);
         }
     }
     true
-}
-
-#[cfg(fmlp_dsp)]
-/// `(x0', x2')` and `(x1', x3')` as 16-bit halves of two words, for every 4 inputs
-/// (`x' = x + offset`).
-/// Writes them to the front of `buffer` and returns that part: as many steps as both hold.
-fn pack<'a>(input: &[i8], offset: i32, buffer: &'a mut [MaybeUninit<[u32; 2]>]) -> &'a [[u32; 2]] {
-    let (input, _) = input.as_chunks::<BLOCK>();
-    let n = input.len().min(buffer.len());
-    for (x, slot) in input.iter().zip(&mut buffer[..n]) {
-        // In −255..=255: the low 16 bits are the two's-complement halfword.
-        let h = x.map(|v| u32::from((i32::from(v) + offset) as u16));
-        slot.write([h[0] | h[2] << 16, h[1] | h[3] << 16]);
-    }
-    // SAFETY: the loop above wrote each of `buffer[..n]` (the zip is `n` long); a
-    // `MaybeUninit<T>` has the layout of `T`, so the written prefix is `n` valid `[u32; 2]`,
-    // borrowed from `buffer` for as long as the returned slice lives.
-    unsafe { core::slice::from_raw_parts(buffer.as_ptr().cast::<[u32; 2]>(), n) }
 }
 
 /// One step of [`dot_band`]: 4 packed inputs × 4 rows, 19 instructions.
@@ -497,4 +523,72 @@ pub(crate) fn band_armv6m(band: &[i8], input: &[i8], offset: i32) -> [i32; BLOCK
         );
     }
     [state[0], state[1], state[2], state[3]]
+}
+
+/// The int8 dense layer's bands through SSE2 on x86-64 hosts (part of the x86-64 baseline, so
+/// every such CPU has it): as [`dense_i8_bands`], always `true` given inputs.
+///
+/// Per block, the 16 weights sign-extend to two vectors of 8 × i16 (rows 0–1 and rows 2–3), and
+/// `PMADDWD` multiplies each by the packed inputs `x0'..x3', x0'..x3'` and adds adjacent
+/// products into 4 × i32: two partial sums per row, added at the end. Exact, as every path:
+/// each product is at most 128 · 255, each pair below 2^16.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn dense_i8_bands_sse2(
+    weights: &[i8],
+    input: &[i8],
+    offset: i32,
+    output: &mut [i8],
+    finish: impl Fn(usize, [i32; BLOCK], &mut [i8]),
+) -> bool {
+    let (blocks, _) = weights.as_chunks::<{ BLOCK * BLOCK }>();
+    drive(
+        blocks,
+        input,
+        offset,
+        output,
+        finish,
+        pack_sse2,
+        |w, x, sums| {
+            // SAFETY: `band_sse2` needs SSE2, which every x86-64 CPU has (it is in the target's
+            // baseline features, so the compiler already assumes it everywhere).
+            unsafe { band_sse2(w, x, sums) }
+        },
+    )
+}
+
+#[cfg(target_arch = "x86_64")]
+use core::arch::x86_64::{
+    __m128i, _mm_add_epi32, _mm_madd_epi16, _mm_srai_epi16, _mm_unpackhi_epi8, _mm_unpacklo_epi8,
+};
+
+/// `x0'..x3'` twice, as 8 × i16 (`x' = x + offset`).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn pack_sse2(x: &[i8; BLOCK], offset: i32) -> __m128i {
+    let h = x.map(|v| (i32::from(v) + offset) as i16);
+    bytemuck::cast([h[0], h[1], h[2], h[3], h[0], h[1], h[2], h[3]])
+}
+
+/// `sums[r] + Σ_i w[r][i] · x'[i]` for the 4 rows of a band (blocks of 16 weights).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+fn band_sse2(blocks: &[[i8; 16]], packed: &[__m128i], sums: [i32; BLOCK]) -> [i32; BLOCK] {
+    let zero: __m128i = bytemuck::cast([0i32; 4]);
+    let (mut rows01, mut rows23) = (zero, zero);
+    for (w, &x) in blocks.iter().zip(packed) {
+        let w: __m128i = bytemuck::cast(*w);
+        // Each byte paired with itself, then shifted down: the sign-extended bytes as i16.
+        let lo = _mm_srai_epi16::<8>(_mm_unpacklo_epi8(w, w));
+        let hi = _mm_srai_epi16::<8>(_mm_unpackhi_epi8(w, w));
+        rows01 = _mm_add_epi32(rows01, _mm_madd_epi16(lo, x));
+        rows23 = _mm_add_epi32(rows23, _mm_madd_epi16(hi, x));
+    }
+    let (a, b): ([i32; 4], [i32; 4]) = (bytemuck::cast(rows01), bytemuck::cast(rows23));
+    let add = |s: i32, p: i32, q: i32| s.wrapping_add(p).wrapping_add(q);
+    [
+        add(sums[0], a[0], a[1]),
+        add(sums[1], a[2], a[3]),
+        add(sums[2], b[0], b[1]),
+        add(sums[3], b[2], b[3]),
+    ]
 }

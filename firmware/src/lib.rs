@@ -38,7 +38,7 @@ mod classifier;
 pub mod dense;
 pub mod dense_f16;
 pub mod dense_i8;
-#[cfg(any(fmlp_dsp, fmlp_armv6m))]
+#[cfg(any(fmlp_dsp, fmlp_armv6m, target_arch = "x86_64"))]
 mod dsp;
 mod error;
 pub mod math;
