@@ -126,12 +126,8 @@ pub fn dense_i8(
             *out = requantize_row(rq, b, m, s, sum);
         }
     };
-    #[cfg(fmlp_dsp)]
+    #[cfg(any(fmlp_dsp, target_arch = "x86_64"))]
     if crate::dsp::dense_i8_bands(weights, input, input_offset, output, finish) {
-        return;
-    }
-    #[cfg(target_arch = "x86_64")]
-    if crate::dsp::dense_i8_bands_sse2(weights, input, input_offset, output, finish) {
         return;
     }
     for (band, w) in weights.chunks_exact(band_len.max(1)).enumerate() {

@@ -23,7 +23,7 @@
 //! whole inner loop is assembly.
 //!
 //! # int8 on x86-64 hosts: `PMADDWD`
-//! See [`dense_i8_bands_sse2`]: SSE2 intrinsics are `unsafe` to call outside a
+//! See [`pack_sse2`]: SSE2 intrinsics are `unsafe` to call outside a
 //! `#[target_feature]` function, even though every x86-64 CPU has SSE2.
 //!
 //! # int8 on Armv6-M (Cortex-M0/M0+)
@@ -47,14 +47,15 @@ const PACK_INPUTS: usize = 1024;
 #[cfg(any(fmlp_dsp, target_arch = "x86_64"))]
 const PACK_BLOCKS: usize = PACK_INPUTS / BLOCK;
 
-/// The int8 dense layer's bands through `SMLAD`: calls `finish(band, sums, output)` with each
-/// band's 4 sums `Σ_i w[r][i] · (input[i] + offset)`, and returns `true`; or returns `false`
-/// without calling it when the weights are not 4-byte aligned (`LDRD` needs it) or there are
-/// no inputs, for the caller's portable path.
+/// The int8 dense layer's bands through `SMLAD` (thumbv7em) or `PMADDWD` (x86-64): calls
+/// `finish(band, sums, output)` with each band's 4 sums `Σ_i w[r][i] · (input[i] + offset)`,
+/// and returns `true`; or returns `false` without calling it when there are no inputs or, on
+/// the M4, the weights are not 4-byte aligned (`LDRD` needs it), for the caller's portable
+/// path.
 ///
 /// # Shapes
 /// `weights`: whole bands of `BLOCK · input.len()` bytes; `input`: `I4` values.
-#[cfg(fmlp_dsp)]
+#[cfg(any(fmlp_dsp, target_arch = "x86_64"))]
 pub(crate) fn dense_i8_bands(
     weights: &[i8],
     input: &[i8],
@@ -62,10 +63,30 @@ pub(crate) fn dense_i8_bands(
     output: &mut [i8],
     finish: impl Fn(usize, [i32; BLOCK], &mut [i8]),
 ) -> bool {
-    let Ok(blocks) = bytemuck::try_cast_slice::<i8, [u32; BLOCK]>(weights) else {
-        return false;
-    };
-    drive(blocks, input, offset, output, finish, pack_smlad, dot_band)
+    #[cfg(fmlp_dsp)]
+    {
+        let Ok(blocks) = bytemuck::try_cast_slice::<i8, [u32; BLOCK]>(weights) else {
+            return false;
+        };
+        drive(blocks, input, offset, output, finish, pack_smlad, dot_band)
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        let (blocks, _) = weights.as_chunks::<{ BLOCK * BLOCK }>();
+        drive(
+            blocks,
+            input,
+            offset,
+            output,
+            finish,
+            pack_sse2,
+            |w, x, sums| {
+                // SAFETY: `band_sse2` needs SSE2, which every x86-64 CPU has (it is in the
+                // target's baseline features, so the compiler already assumes it everywhere).
+                unsafe { band_sse2(w, x, sums) }
+            },
+        )
+    }
 }
 
 /// `(x0', x2')` and `(x1', x3')` as 16-bit halves of two words (`x' = x + offset`): the
@@ -525,43 +546,15 @@ pub(crate) fn band_armv6m(band: &[i8], input: &[i8], offset: i32) -> [i32; BLOCK
     [state[0], state[1], state[2], state[3]]
 }
 
-/// The int8 dense layer's bands through SSE2 on x86-64 hosts (part of the x86-64 baseline, so
-/// every such CPU has it): as [`dense_i8_bands`], always `true` given inputs.
-///
-/// Per block, the 16 weights sign-extend to two vectors of 8 × i16 (rows 0–1 and rows 2–3), and
-/// `PMADDWD` multiplies each by the packed inputs `x0'..x3', x0'..x3'` and adds adjacent
-/// products into 4 × i32: two partial sums per row, added at the end. Exact, as every path:
-/// each product is at most 128 · 255, each pair below 2^16.
-#[cfg(target_arch = "x86_64")]
-pub(crate) fn dense_i8_bands_sse2(
-    weights: &[i8],
-    input: &[i8],
-    offset: i32,
-    output: &mut [i8],
-    finish: impl Fn(usize, [i32; BLOCK], &mut [i8]),
-) -> bool {
-    let (blocks, _) = weights.as_chunks::<{ BLOCK * BLOCK }>();
-    drive(
-        blocks,
-        input,
-        offset,
-        output,
-        finish,
-        pack_sse2,
-        |w, x, sums| {
-            // SAFETY: `band_sse2` needs SSE2, which every x86-64 CPU has (it is in the target's
-            // baseline features, so the compiler already assumes it everywhere).
-            unsafe { band_sse2(w, x, sums) }
-        },
-    )
-}
-
 #[cfg(target_arch = "x86_64")]
 use core::arch::x86_64::{
     __m128i, _mm_add_epi32, _mm_madd_epi16, _mm_srai_epi16, _mm_unpackhi_epi8, _mm_unpacklo_epi8,
 };
 
-/// `x0'..x3'` twice, as 8 × i16 (`x' = x + offset`).
+/// `x0'..x3'` twice, as 8 × i16 (`x' = x + offset`): `PMADDWD`'s operand for the 16
+/// weights of a block, sign-extended to two vectors of 8 × i16 (rows 0–1, rows 2–3), whose
+/// adjacent products it adds into 4 × i32, two partial sums per row. Exact: each product is at
+/// most 128 · 255, each pair below 2^16.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn pack_sse2(x: &[i8; BLOCK], offset: i32) -> __m128i {
