@@ -1,4 +1,8 @@
-//! Build script. Without the `board` feature it does nothing: the library needs no build step.
+//! Build script. For the library it only sets the cfgs that pick the assembly kernels for the
+//! target (see `instruction_set_cfgs`).
+//!
+//! With `kernel-bench` (and not `board`) it prepares the kernel benchmark program
+//! (`src/bin/kernels.rs`): see the `kernels` module below.
 //!
 //! With `board` it prepares the QEMU program (`src/bin/qemu.rs`, thumbv7em only):
 //! - links the bins with cortex-m-rt's `link.x` and this crate's `memory.x` (mps2-an386). The
@@ -26,11 +30,16 @@ fn main() {
 /// - `fmlp_dsp`: the Armv7E-M DSP extension (SMLAD, SXTB16, SXTAB16) of every `thumbv7em`
 ///   target (Cortex-M4, M7);
 /// - `fmlp_fp16`: VCVTB/VCVTT.F32.F16 in the FPU of the hard-float `thumbv7em-none-eabihf`
-///   (FPv4-SP on the M4F, FPv5 on the M7).
+///   (FPv4-SP on the M4F, FPv5 on the M7);
+/// - `fmlp_armv6m`: the Armv6-M (Cortex-M0/M0+) Thumb-1 instruction set of `thumbv6m`.
 fn instruction_set_cfgs() {
     println!("cargo::rustc-check-cfg=cfg(fmlp_dsp)");
     println!("cargo::rustc-check-cfg=cfg(fmlp_fp16)");
+    println!("cargo::rustc-check-cfg=cfg(fmlp_armv6m)");
     let target = std::env::var("TARGET").unwrap_or_default();
+    if target.starts_with("thumbv6m-") {
+        println!("cargo::rustc-cfg=fmlp_armv6m");
+    }
     if target.starts_with("thumbv7em-") {
         println!("cargo::rustc-cfg=fmlp_dsp");
         if target.ends_with("eabihf") {
@@ -87,8 +96,9 @@ mod kernels {
         println!("cargo:rustc-link-search={}", out.display());
         println!("cargo:rustc-link-arg-bins=-Tlink.x");
 
-        let mut rust = String::from(
-            "/// The seeded layers of `host/kernel_data.rs`.\nstatic LAYERS: [Layer; 2] = [\n",
+        let mut rust = format!(
+            "/// The seeded layers of `host/kernel_data.rs`.\nstatic LAYERS: [Layer; {}] = [\n",
+            LAYERS.len()
         );
         for (k, &(inputs, outputs)) in LAYERS.iter().enumerate() {
             let l = layer(inputs, outputs, seed(k));

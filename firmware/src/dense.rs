@@ -23,6 +23,10 @@
 //! `VFMA`, the fused one, is never emitted, since Rust does not contract. On x86-64 one SSE
 //! register holds a row's four lanes, and the halving tree is the natural SIMD reduction.
 //!
+//! The order is written once, in `dense_with`, generic over how the weights are stored (a
+//! `Storage` widens each to `f32` exactly as it reads it): `f32` here, binary16 in
+//! [`crate::dense_f16`], so both sum the same products in the same order.
+//!
 //! Why 4 lanes: they leave the M4 registers for 5 rows. With 8 lanes only 2 rows fit and the
 //! M4 needs 2.86 instructions per multiply-accumulate or more (measured); the SSE2 build is
 //! slower too. A host built for AVX2 would gain about 15 % from 8 lanes (one 256-bit register
@@ -76,47 +80,21 @@ pub fn dense(weights: &[f32], bias: &[f32], input: &[f32], output: &mut [f32]) {
 /// widening changes no value, so every storage sums the same `f32` products in the order of
 /// the [module documentation](self).
 pub(crate) trait Storage {
-    /// What a row is made of.
+    /// One stored weight.
     type Elem: Copy;
-    /// [`STEP`] consecutive weights of a row.
-    type Step: Copy;
-    /// Weights per [`Self::Elem`]: 1, or 2 for pairs packed in a word.
-    const PER_ELEM: usize;
-    /// The row's leading whole steps.
-    fn steps(row: &[Self::Elem]) -> &[Self::Step];
-    /// The weights of a step.
-    fn widen_step(step: &Self::Step) -> [f32; STEP];
-    /// Weight `i` of `row` (`i` below the row's length in weights).
-    fn widen(row: &[Self::Elem], i: usize) -> f32;
+    /// The weight's value.
+    fn widen(weight: Self::Elem) -> f32;
 
-    /// Adds the products of the whole steps to `acc` in the documented order; a storage may
-    /// replace [`accumulate`] with a loop that adds the same products in the same order.
+    /// May add the products of the whole steps to `acc` exactly as [`dot_rows`]'s loop does
+    /// (`acc[r][k % LANES] += w[r][8j + k] · x[8j + k]`, `j` then `r` then `k` in order) and
+    /// return `true`; by default it returns `false` and [`dot_rows`] runs its loop.
     #[inline(always)]
     fn accumulate<const R: usize>(
-        w_steps: &[&[Self::Step]; R],
-        x_steps: &[[f32; STEP]],
-        acc: &mut [[f32; LANES]; R],
-    ) {
-        accumulate::<Self, R>(w_steps, x_steps, acc);
-    }
-}
-
-/// `acc[r][k % LANES] += w[r][8j + k] · x[8j + k]` for each step `j` in order, each row, each
-/// `k` in order: every lane sums its products in increasing input order. `w_steps[r]` holds
-/// (at least) `x_steps.len()` steps.
-#[inline(always)]
-pub(crate) fn accumulate<S: Storage + ?Sized, const R: usize>(
-    w_steps: &[&[S::Step]; R],
-    x_steps: &[[f32; STEP]],
-    acc: &mut [[f32; LANES]; R],
-) {
-    for j in 0..x_steps.len() {
-        for r in 0..R {
-            let w = S::widen_step(&w_steps[r][j]);
-            for k in 0..STEP {
-                acc[r][k % LANES] += w[k] * x_steps[j][k];
-            }
-        }
+        _w_steps: &[&[[Self::Elem; STEP]]; R],
+        _x_steps: &[[f32; STEP]],
+        _acc: &mut [[f32; LANES]; R],
+    ) -> bool {
+        false
     }
 }
 
@@ -125,24 +103,13 @@ pub(crate) enum F32 {}
 
 impl Storage for F32 {
     type Elem = f32;
-    type Step = [f32; STEP];
-    const PER_ELEM: usize = 1;
     #[inline(always)]
-    fn steps(row: &[f32]) -> &[[f32; STEP]] {
-        row.as_chunks().0
-    }
-    #[inline(always)]
-    fn widen_step(step: &[f32; STEP]) -> [f32; STEP] {
-        *step
-    }
-    #[inline(always)]
-    fn widen(row: &[f32], i: usize) -> f32 {
-        row[i]
+    fn widen(weight: f32) -> f32 {
+        weight
     }
 }
 
-/// [`dense`] for weights stored as `S`: `weights` is `[output.len()][input.len() / S::PER_ELEM]`
-/// (the caller makes `input.len()` a multiple of `S::PER_ELEM`).
+/// [`dense`] for weights stored as `S` (same shapes).
 #[inline(always)]
 pub(crate) fn dense_with<S: Storage>(
     weights: &[S::Elem],
@@ -151,22 +118,17 @@ pub(crate) fn dense_with<S: Storage>(
     output: &mut [f32],
 ) {
     let n = input.len();
-    let row_len = n / S::PER_ELEM;
-    if row_len == 0 {
+    if n == 0 {
         for (o, b) in output.iter_mut().zip(bias) {
             *o = *b;
         }
         return;
     }
-    let rows = output.len().min(bias.len()).min(weights.len() / row_len);
-    let (output, bias, weights) = (
-        &mut output[..rows],
-        &bias[..rows],
-        &weights[..rows * row_len],
-    );
+    let rows = output.len().min(bias.len()).min(weights.len() / n);
+    let (output, bias, weights) = (&mut output[..rows], &bias[..rows], &weights[..rows * n]);
     let (out_blocks, out_rest) = output.as_chunks_mut::<ROWS>();
     let (bias_blocks, bias_rest) = bias.as_chunks::<ROWS>();
-    let mut weight_blocks = weights.chunks_exact(ROWS * row_len);
+    let mut weight_blocks = weights.chunks_exact(ROWS * n);
     for ((o, b), w) in out_blocks
         .iter_mut()
         .zip(bias_blocks)
@@ -177,34 +139,43 @@ pub(crate) fn dense_with<S: Storage>(
             o[r] = b[r] + sums[r];
         }
     }
-    let weight_rest = weight_blocks.remainder().chunks_exact(row_len);
+    let weight_rest = weight_blocks.remainder().chunks_exact(n);
     for ((o, b), w) in out_rest.iter_mut().zip(bias_rest).zip(weight_rest) {
         let [sum] = dot_rows::<1, S>(w, input);
         *o = b + sum;
     }
 }
 
-/// The dot products of `R` consecutive rows of `w` (`[R][x.len() / S::PER_ELEM]`, row-major)
-/// with `x`, each in the documented order.
+/// The dot products of `R` consecutive rows of `w` (`[R][x.len()]`, row-major) with `x`, each
+/// in the documented order.
 #[inline(always)]
 fn dot_rows<const R: usize, S: Storage>(w: &[S::Elem], x: &[f32]) -> [f32; R] {
     let n = x.len();
-    let row_len = n / S::PER_ELEM;
-    // Callers pass exactly `R · row_len` elements, so this slicing never fails.
-    let rows: [&[S::Elem]; R] = core::array::from_fn(|r| &w[r * row_len..(r + 1) * row_len]);
+    // Callers pass exactly `R · n` weights, so this slicing never fails.
+    let rows: [&[S::Elem]; R] = core::array::from_fn(|r| &w[r * n..(r + 1) * n]);
     let (x_steps, x_rest) = x.as_chunks::<STEP>();
     let (x_chunk, x_tail) = x_rest.as_chunks::<LANES>();
     // Sliced to the input's step count, so the loop's indexing needs no bounds checks.
-    let w_steps: [&[S::Step]; R] = core::array::from_fn(|r| &S::steps(rows[r])[..x_steps.len()]);
+    let w_steps: [&[[S::Elem; STEP]]; R] =
+        core::array::from_fn(|r| &rows[r].as_chunks::<STEP>().0[..x_steps.len()]);
 
     let mut acc = [[0.0f32; LANES]; R];
-    S::accumulate(&w_steps, x_steps, &mut acc);
+    if !S::accumulate(&w_steps, x_steps, &mut acc) {
+        for j in 0..x_steps.len() {
+            for r in 0..R {
+                for k in 0..STEP {
+                    acc[r][k % LANES] += S::widen(w_steps[r][j][k]) * x_steps[j][k];
+                }
+            }
+        }
+    }
     // At most one chunk of 4 is left before the tail.
     let done = x_steps.len() * STEP;
     for r in 0..R {
-        for xc in x_chunk {
+        let (w_chunk, _) = rows[r][done..].as_chunks::<LANES>();
+        for (wc, xc) in w_chunk.iter().zip(x_chunk) {
             for k in 0..LANES {
-                acc[r][k] += S::widen(rows[r], done + k) * xc[k];
+                acc[r][k] += S::widen(wc[k]) * xc[k];
             }
         }
     }
@@ -214,8 +185,8 @@ fn dot_rows<const R: usize, S: Storage>(w: &[S::Elem], x: &[f32]) -> [f32; R] {
     core::array::from_fn(|r| {
         let a = &acc[r];
         let mut sum = (a[0] + a[2]) + (a[1] + a[3]);
-        for (i, x) in x_tail.iter().enumerate() {
-            sum += S::widen(rows[r], tail_start + i) * x;
+        for (w, x) in rows[r][tail_start..].iter().zip(x_tail) {
+            sum += S::widen(*w) * x;
         }
         sum
     })
@@ -256,12 +227,9 @@ mod tests {
 
     /// Deterministic values in [-1, 1) with varied exponents, so rounding differs by order.
     fn values(len: usize, seed: u32) -> Vec<f32> {
-        let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-        (0..len)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 17;
-                s ^= s << 5;
+        crate::seeded::xorshift(seed)
+            .take(len)
+            .map(|s| {
                 let unit = (s >> 8) as f32 / (1u32 << 24) as f32 * 2.0 - 1.0;
                 unit * [1.0, 1e-3, 37.0][(s % 3) as usize]
             })

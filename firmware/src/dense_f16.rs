@@ -5,15 +5,17 @@
 //! code, [`crate::dense`]'s `dense_with`, reading the weights through a widening).
 //!
 //! # Speed
-//! On the Cortex-M4F/M7 (`thumbv7em-none-eabihf`), when every row starts 4-byte aligned (an
-//! even number of inputs and an aligned block, as the model file guarantees), `dsp`'s
-//! assembly loop widens the weights with `VCVTB`/`VCVTT.F32.F16` and accumulates with
-//! `VMLA.F32` in the same order. Elsewhere, and for odd input counts, [`f16_to_f32`] widens in
-//! integer arithmetic.
+//! On the Cortex-M4F/M7 (`thumbv7em-none-eabihf`), for rows that start 4-byte aligned (all of
+//! them with an even number of inputs and an aligned block, as the model file guarantees),
+//! `dsp`'s assembly loop widens the weights with `VCVTB`/`VCVTT.F32.F16` and accumulates with
+//! `VMLA.F32` in the same order; other weights are widened one at a time by `VCVTB`
+//! ([`widen_f16`]). Elsewhere [`f16_to_f32`] widens in integer arithmetic.
 //!
 //! [`dense`]: crate::dense::dense
 
-use crate::dense::{STEP, Storage, dense_with};
+#[cfg(fmlp_fp16)]
+use crate::dense::{LANES, STEP};
+use crate::dense::{Storage, dense_with};
 
 /// The `f32` of the binary16 value with bits `h`, exactly.
 ///
@@ -64,35 +66,27 @@ pub fn widen_f16(h: u16) -> f32 {
 /// # Panics
 /// Never.
 pub fn dense_f16(weights: &[u16], bias: &[f32], input: &[f32], output: &mut [f32]) {
-    #[cfg(fmlp_fp16)]
-    {
-        if input.len().is_multiple_of(2)
-            && let Ok(pairs) = bytemuck::try_cast_slice::<u16, u32>(weights)
-        {
-            return dense_with::<crate::dsp::F16Pairs>(pairs, bias, input, output);
-        }
-    }
-    dense_with::<F16>(weights, bias, input, output)
+    dense_with::<F16>(weights, bias, input, output);
 }
 
-/// binary16 weights widened by [`f16_to_f32`].
+/// binary16 weights, widened by [`widen_f16`]; on the M4F the whole steps of rows that start
+/// 4-byte aligned go through `dsp`'s `VCVTB`/`VCVTT` loop.
 pub(crate) enum F16 {}
 
 impl Storage for F16 {
     type Elem = u16;
-    type Step = [u16; STEP];
-    const PER_ELEM: usize = 1;
     #[inline(always)]
-    fn steps(row: &[u16]) -> &[[u16; STEP]] {
-        row.as_chunks().0
+    fn widen(weight: u16) -> f32 {
+        widen_f16(weight)
     }
+    #[cfg(fmlp_fp16)]
     #[inline(always)]
-    fn widen_step(step: &[u16; STEP]) -> [f32; STEP] {
-        step.map(f16_to_f32)
-    }
-    #[inline(always)]
-    fn widen(row: &[u16], i: usize) -> f32 {
-        f16_to_f32(row[i])
+    fn accumulate<const R: usize>(
+        w_steps: &[&[[u16; STEP]]; R],
+        x_steps: &[[f32; STEP]],
+        acc: &mut [[f32; LANES]; R],
+    ) -> bool {
+        crate::dsp::f16_accumulate(w_steps, x_steps, acc)
     }
 }
 
@@ -142,12 +136,9 @@ mod tests {
 
     /// Seeded binary16 weights: finite, both signs, normal and subnormal.
     fn halves(len: usize, seed: u32) -> Vec<u16> {
-        let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-        (0..len)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 17;
-                s ^= s << 5;
+        crate::seeded::xorshift(seed)
+            .take(len)
+            .map(|s| {
                 // Exponents 0..=20 of 31: subnormals up to 2^5, never infinity or NaN.
                 let exponent = (s >> 10) % 21;
                 ((s >> 16) as u16 & 0x8000) | (exponent << 10) as u16 | (s & 0x3ff) as u16

@@ -19,12 +19,25 @@
 //! wraps too), so every target computes the same integers whatever the input.
 //!
 //! # Speed
-//! - Cortex-M4/M7 (`thumbv7em`): [`crate::dsp`]'s `SMLAD` loop, 21 instructions per 16
-//!   multiply-accumulates, after adding the offset to the input once per call.
-//! - Elsewhere (Cortex-M0, hosts): [`band_portable`], 4 rows per pass over the input, so each
-//!   input is loaded and offset once per 4 rows.
+//! - Cortex-M4/M7 (`thumbv7em`): an `SMLAD` loop in assembly (module `dsp`), 20 instructions
+//!   per 16 multiply-accumulates, after adding the offset to the input once per call (2 KiB of
+//!   stack for up to 1,024 inputs).
+//! - Cortex-M0/M0+ (`thumbv6m`): a Thumb-1 assembly loop (module `dsp`), 71 instructions per
+//!   16 multiply-accumulates.
+//! - x86-64 hosts: SSE2's `PMADDWD` (module `dsp`; SSE2 is in every x86-64 CPU), 3× faster
+//!   than the portable loop (measured: 784→196 in 24 µs against 73 µs).
+//! - Elsewhere: portable Rust, 4 rows per pass over the input, so each input is loaded and
+//!   offset once per 4 rows.
+//!
+//! Each band's 4 sums are then requantized in Rust, identically on every target.
 
 use model_format::quant::multiply_by_quantized_multiplier;
+
+/// Smallest `input_offset` (`−input_zero_point` for the int8 zero point 127); smaller ones
+/// are clamped to it.
+pub const MIN_INPUT_OFFSET: i32 = -127;
+/// Largest `input_offset` (zero point −128); larger ones are clamped to it.
+pub const MAX_INPUT_OFFSET: i32 = 128;
 
 /// Largest `inputs` for which no sum can overflow (see the [module documentation](self)).
 pub const MAX_INPUTS: usize = 65_535;
@@ -42,7 +55,8 @@ pub struct Requant<'a> {
     pub bias: &'a [i32],
     /// Q31 multiplier of each row (see [`model_format::quant`]).
     pub multiplier: &'a [i32],
-    /// Shift of each row, in [`model_format::quant::MIN_SHIFT`]`..=`[`model_format::quant::MAX_SHIFT`].
+    /// Shift of each row, in [`MIN_SHIFT`](model_format::quant::MIN_SHIFT)`..=`
+    /// [`MAX_SHIFT`](model_format::quant::MAX_SHIFT).
     pub shift: &'a [i32],
     /// Added after requantizing.
     pub output_zero_point: i32,
@@ -67,7 +81,9 @@ pub const fn blocked_index(i4: usize, o: usize, i: usize) -> usize {
 
 /// The int8 dense layer (formula in the [module documentation](self)).
 ///
-/// `input_offset` is `−input_zero_point` (in −127..=128 for int8 activations).
+/// `input_offset` is `−input_zero_point`, clamped to [`MIN_INPUT_OFFSET`]`..=`
+/// [`MAX_INPUT_OFFSET`] (so `input[i] + input_offset` fits 16 bits, as the Cortex-M4 loop
+/// needs, and every target computes the same for any argument).
 ///
 /// # Shapes
 /// `weights`: `[O4 · I4]` in the blocked layout; `input`: at least `I4` values (those from
@@ -85,36 +101,41 @@ pub fn dense_i8(
     rq: &Requant<'_>,
     output: &mut [i8],
 ) {
+    let input_offset = input_offset.clamp(MIN_INPUT_OFFSET, MAX_INPUT_OFFSET);
     let i4 = round_up(inputs);
     let Some(input) = input.get(..i4) else {
         return;
     };
     let band_len = BLOCK * i4;
     let bands_held = weights.len().checked_div(band_len).unwrap_or(usize::MAX);
-    let rows = output
-        .len()
-        .min(rq.bias.len())
-        .min(rq.multiplier.len())
-        .min(rq.shift.len())
-        .min(bands_held.saturating_mul(BLOCK));
+    let rows = rows(rq, output).min(bands_held.saturating_mul(BLOCK));
     let weights = &weights[..rows.div_ceil(BLOCK) * band_len];
     let finish = |band: usize, sums: [i32; BLOCK], output: &mut [i8]| {
-        for (r, sum) in sums.into_iter().enumerate() {
-            let o = band * BLOCK + r;
-            if o < rows {
-                output[o] = requantize(rq, o, sum);
-            }
+        let rows = band * BLOCK..(band * BLOCK + BLOCK).min(rows);
+        // Sliced once per band, so the loop needs no bounds checks (all hold `rows`).
+        let (Some(out), Some(bias), Some(multiplier), Some(shift)) = (
+            output.get_mut(rows.clone()),
+            rq.bias.get(rows.clone()),
+            rq.multiplier.get(rows.clone()),
+            rq.shift.get(rows),
+        ) else {
+            return;
+        };
+        let params = bias.iter().zip(multiplier).zip(shift);
+        for ((out, ((&b, &m), &s)), sum) in out.iter_mut().zip(params).zip(sums) {
+            *out = requantize_row(rq, b, m, s, sum);
         }
     };
-    #[cfg(fmlp_dsp)]
+    #[cfg(any(fmlp_dsp, target_arch = "x86_64"))]
     if crate::dsp::dense_i8_bands(weights, input, input_offset, output, finish) {
         return;
     }
-    let (input, _) = input.as_chunks::<BLOCK>();
-    let bands = weights.chunks_exact(band_len.max(1));
-    for (band, w) in bands.enumerate() {
-        let (blocks, _) = w.as_chunks::<{ BLOCK * BLOCK }>();
-        finish(band, band_portable(blocks, input, input_offset), output);
+    for (band, w) in weights.chunks_exact(band_len.max(1)).enumerate() {
+        #[cfg(fmlp_armv6m)]
+        let sums = crate::dsp::band_armv6m(w, input, input_offset);
+        #[cfg(not(fmlp_armv6m))]
+        let sums = band_portable(w.as_chunks().0, input.as_chunks().0, input_offset);
+        finish(band, sums, output);
     }
     if i4 == 0 {
         // No inputs: every row is its bias alone.
@@ -124,11 +145,25 @@ pub fn dense_i8(
     }
 }
 
+/// Rows that have an output, a bias, a multiplier and a shift.
+fn rows(rq: &Requant<'_>, output: &[i8]) -> usize {
+    output
+        .len()
+        .min(rq.bias.len())
+        .min(rq.multiplier.len())
+        .min(rq.shift.len())
+}
+
 /// Row `o`'s output from its weighted sum (the bias not yet added).
 #[inline]
 fn requantize(rq: &Requant<'_>, o: usize, sum: i32) -> i8 {
-    let acc = rq.bias[o].wrapping_add(sum);
-    let scaled = multiply_by_quantized_multiplier(acc, rq.multiplier[o], rq.shift[o]);
+    requantize_row(rq, rq.bias[o], rq.multiplier[o], rq.shift[o], sum)
+}
+
+/// A row's output from its bias, multiplier, shift and weighted sum.
+#[inline]
+fn requantize_row(rq: &Requant<'_>, bias: i32, multiplier: i32, shift: i32, sum: i32) -> i8 {
+    let scaled = multiply_by_quantized_multiplier(bias.wrapping_add(sum), multiplier, shift);
     // `max` then `min`, as TFLite: no panic when a (refused) min exceeds max. The clamp range
     // is int8's, so the cast keeps the value; TFLite casts the same way.
     rq.output_zero_point
@@ -139,23 +174,28 @@ fn requantize(rq: &Requant<'_>, o: usize, sum: i32) -> i8 {
 
 /// The 4 sums `Σ_i w[r][i] · (x[i] + offset)` of one band, in portable integer arithmetic.
 ///
-/// Per block: the 4 inputs are widened and offset once, then used by 4 rows.
+/// Per block: the 4 inputs are widened and offset once, then used by 4 rows. Each of the 16
+/// products of a block has its own lane, added up per row at the end (integer sums are exact
+/// in any order), which LLVM vectorises (measured on x86-64: 1.3× faster than one sum per
+/// row).
 #[inline]
+#[cfg_attr(fmlp_armv6m, allow(dead_code))]
 pub(crate) fn band_portable(
     blocks: &[[i8; BLOCK * BLOCK]],
     input: &[[i8; BLOCK]],
     offset: i32,
 ) -> [i32; BLOCK] {
-    let mut acc = [0i32; BLOCK];
+    let mut lanes = [0i32; BLOCK * BLOCK];
     for (w, x) in blocks.iter().zip(input) {
         let x = x.map(|v| i32::from(v) + offset);
-        for (r, acc) in acc.iter_mut().enumerate() {
-            for k in 0..BLOCK {
-                *acc = acc.wrapping_add(i32::from(w[r * BLOCK + k]) * x[k]);
-            }
+        for (m, lane) in lanes.iter_mut().enumerate() {
+            *lane = lane.wrapping_add(i32::from(w[m]) * x[m % BLOCK]);
         }
     }
-    acc
+    core::array::from_fn(|r| {
+        let row = &lanes[r * BLOCK..(r + 1) * BLOCK];
+        row.iter().fold(0i32, |a, &b| a.wrapping_add(b))
+    })
 }
 
 /// The definition, row by row through [`blocked_index`]: the reference the fast paths are
@@ -173,16 +213,12 @@ pub fn dense_i8_reference(
     rq: &Requant<'_>,
     output: &mut [i8],
 ) {
+    let input_offset = input_offset.clamp(MIN_INPUT_OFFSET, MAX_INPUT_OFFSET);
     let i4 = round_up(inputs);
     if input.len() < i4 {
         return;
     }
-    let rows = output
-        .len()
-        .min(rq.bias.len())
-        .min(rq.multiplier.len())
-        .min(rq.shift.len());
-    for o in 0..rows {
+    for o in 0..rows(rq, output) {
         let band_end = (o / BLOCK + 1) * BLOCK * i4;
         if band_end > weights.len() {
             break;
@@ -209,14 +245,9 @@ mod tests {
     }
 
     fn bytes(len: usize, seed: u32) -> Vec<i8> {
-        let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-        (0..len)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 17;
-                s ^= s << 5;
-                (s >> 24) as u8 as i8
-            })
+        crate::seeded::xorshift(seed)
+            .take(len)
+            .map(|s| (s >> 24) as u8 as i8)
             .collect()
     }
 
@@ -273,6 +304,44 @@ mod tests {
                     dense_i8_reference(&layer.weights, inputs, &input, offset, &rq, &mut slow);
                     assert_eq!(fast, slow, "{outputs}x{inputs}, offset {offset}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn wide_layers_match_reference() {
+        // Wider than the packing buffer of the SIMD paths (1,024 inputs): packed per piece.
+        for inputs in [1023, 1024, 1025, 1028, 2049] {
+            let layer = Layer::new(inputs, 6, inputs as u32);
+            let input = bytes(round_up(inputs), 5);
+            let rq = layer.rq(-128, -128);
+            let (mut fast, mut slow) = (vec![0i8; 6], vec![1i8; 6]);
+            dense_i8(&layer.weights, inputs, &input, 128, &rq, &mut fast);
+            dense_i8_reference(&layer.weights, inputs, &input, 128, &rq, &mut slow);
+            assert_eq!(fast, slow, "6x{inputs}");
+        }
+    }
+
+    #[test]
+    fn the_portable_band_sums_by_the_definition() {
+        // The path of targets without a SIMD or assembly loop (and of unaligned weights on the
+        // M4), which this host's `dense_i8` does not take.
+        for inputs in [0, 1, 4, 5, 17, 20] {
+            let i4 = round_up(inputs);
+            let layer = Layer::new(inputs, 4, 77 + inputs as u32);
+            let input = bytes(i4, 3);
+            for offset in [128, -127, 0] {
+                let (blocks, _) = layer.weights.as_chunks::<16>();
+                let (x, _) = input.as_chunks::<4>();
+                let want: [i32; 4] = core::array::from_fn(|o| {
+                    (0..inputs)
+                        .map(|i| {
+                            let w = i32::from(layer.weights[blocked_index(i4, o, i)]);
+                            w * (i32::from(input[i]) + offset)
+                        })
+                        .sum()
+                });
+                assert_eq!(band_portable(blocks, x, offset), want, "{inputs}, {offset}");
             }
         }
     }
@@ -369,6 +438,34 @@ mod tests {
             ..rq
         };
         dense_i8(&layer.weights, 5, &input, 1, &odd, &mut out);
+    }
+
+    #[test]
+    fn out_of_range_offsets_are_clamped() {
+        let layer = Layer::new(7, 5, 11);
+        let input = bytes(8, 2);
+        let rq = layer.rq(0, -128);
+        let (mut clamped, mut wild) = ([0i8; 5], [1i8; 5]);
+        dense_i8(
+            &layer.weights,
+            7,
+            &input,
+            MAX_INPUT_OFFSET,
+            &rq,
+            &mut clamped,
+        );
+        dense_i8(&layer.weights, 7, &input, 1 << 20, &rq, &mut wild);
+        assert_eq!(clamped, wild);
+        dense_i8(
+            &layer.weights,
+            7,
+            &input,
+            MIN_INPUT_OFFSET,
+            &rq,
+            &mut clamped,
+        );
+        dense_i8(&layer.weights, 7, &input, i32::MIN, &rq, &mut wild);
+        assert_eq!(clamped, wild);
     }
 
     #[test]

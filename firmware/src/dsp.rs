@@ -1,40 +1,61 @@
-//! The only `unsafe` code of the crate: Armv7E-M instructions that stable Rust offers no other
-//! way to reach (it has no DSP or half-precision intrinsics for `thumbv7em`), in
-//! `core::arch::asm!`. Compiled only for `thumbv7em` targets (the `fmlp_dsp` and `fmlp_fp16`
-//! cfgs of `build.rs`); every other target uses the portable Rust it mirrors, which gives the
-//! same results (integers are exact; f16 → f32 widening is exact).
+//! The only `unsafe` code of the crate: Arm instructions that stable Rust offers no other way
+//! to reach, in `core::arch::asm!`, and SSE2 intrinsics for x86-64 hosts. Compiled only for
+//! the targets `build.rs` marks (cfgs `fmlp_dsp`, `fmlp_fp16`, `fmlp_armv6m`) and x86-64; every
+//! other target runs the portable Rust these loops mirror, with the same results: integer sums
+//! are exact, binary16 → f32 widening is exact, and the f16 loop adds the same f32 products in
+//! the same order.
 //!
-//! # int8: `SMLAD`
+//! # int8 on Armv7E-M (Cortex-M4/M7): `SMLAD`
 //! `SMLAD acc, a, b, acc` adds two signed 16 × 16 products (the low halves, and the high
 //! halves, of `a` and `b`) to `acc`, wrapping as an `i32` add. The input is first offset and
 //! widened once per call ([`pack`]): every 4 inputs become two words, `(x0', x2')` and
 //! `(x1', x3')` as 16-bit halves (`x' = x + offset`, in −255..=255). A weight word
 //! `(w0, w1, w2, w3)` gives `(w0, w2)` by `SXTB16` and `(w1, w3)` by `SXTB16 … ROR #8`, so two
 //! `SMLAD`s add its 4 products. A step of 4 inputs × 4 rows (one 16-byte block of the blocked
-//! layout) is then 3 `LDRD`, 8 `SXTB16`, 8 `SMLAD`, `CMP` and `BNE`: 21 instructions per 16
-//! multiply-accumulates, in 12 registers (the most `asm!` may name on Thumb: r6, r7, sp and pc
-//! are reserved), which is why the input is packed first rather than offset in the loop
-//! (`SXTAB16` there would need a 13th register for the offset).
+//! layout) is then 3 `LDRD`, 8 `SXTB16` and 8 `SMLAD`, and with the loop unrolled twice, one
+//! `CMP` and `BNE` per two steps: 20 instructions per 16 multiply-accumulates, in 12
+//! registers (the most `asm!` may name on Thumb: r6, r7, sp and pc are reserved), which is why
+//! the input is packed first rather than offset in the loop (`SXTAB16` there would need a 13th
+//! register for the offset).
+//!
+//! # f16 on the M4F: `VCVTB`/`VCVTT` and `VMLA`
+//! See [`f16_steps_5`]: stable Rust cannot pass values in VFP registers on this target, so the
+//! whole inner loop is assembly.
+//!
+//! # int8 on x86-64 hosts: `PMADDWD`
+//! See [`pack_sse2`]: SSE2 intrinsics are `unsafe` to call outside a
+//! `#[target_feature]` function, even though every x86-64 CPU has SSE2.
+//!
+//! # int8 on Armv6-M (Cortex-M0/M0+)
+//! See [`band_armv6m`]: Thumb-1 without a multiply-accumulate, where LLVM's code for the
+//! portable loop needs 1.5 times the instructions.
 #![allow(unsafe_code)]
 
+#[cfg(any(fmlp_dsp, fmlp_fp16, fmlp_armv6m))]
 use core::arch::asm;
+#[cfg(any(fmlp_dsp, target_arch = "x86_64"))]
+use core::mem::MaybeUninit;
 
 use crate::dense_i8::BLOCK;
 
-/// Inputs [`dense_i8_bands`] packs at once, on the stack: 8 bytes per 4 inputs, 2 KiB. A layer
-/// with more inputs packs them again for each band, in pieces of this size.
-pub const PACK_INPUTS: usize = 1024;
+/// Inputs the int8 band loops pack at once, on the stack (2 KiB on the M4, 4 KiB on x86-64). A
+/// layer with more inputs packs them again for each band, in pieces of this size.
+#[cfg(any(fmlp_dsp, target_arch = "x86_64"))]
+const PACK_INPUTS: usize = 1024;
 
-/// Packed steps (of 4 inputs) in the stack buffer.
-const PACK_STEPS: usize = PACK_INPUTS / BLOCK;
+/// Packed blocks (of 4 inputs) in the stack buffer.
+#[cfg(any(fmlp_dsp, target_arch = "x86_64"))]
+const PACK_BLOCKS: usize = PACK_INPUTS / BLOCK;
 
-/// The int8 dense layer's bands through `SMLAD`: calls `finish(band, sums, output)` with each
-/// band's 4 sums `Σ_i w[r][i] · (input[i] + offset)`, and returns `true`; or returns `false`
-/// without calling it when the weights are not 4-byte aligned (`LDRD` needs it) or there are
-/// no inputs, for the caller's portable path.
+/// The int8 dense layer's bands through `SMLAD` (thumbv7em) or `PMADDWD` (x86-64): calls
+/// `finish(band, sums, output)` with each band's 4 sums `Σ_i w[r][i] · (input[i] + offset)`,
+/// and returns `true`; or returns `false` without calling it when there are no inputs or, on
+/// the M4, the weights are not 4-byte aligned (`LDRD` needs it), for the caller's portable
+/// path.
 ///
 /// # Shapes
 /// `weights`: whole bands of `BLOCK · input.len()` bytes; `input`: `I4` values.
+#[cfg(any(fmlp_dsp, target_arch = "x86_64"))]
 pub(crate) fn dense_i8_bands(
     weights: &[i8],
     input: &[i8],
@@ -42,27 +63,83 @@ pub(crate) fn dense_i8_bands(
     output: &mut [i8],
     finish: impl Fn(usize, [i32; BLOCK], &mut [i8]),
 ) -> bool {
+    #[cfg(fmlp_dsp)]
+    {
+        let Ok(blocks) = bytemuck::try_cast_slice::<i8, [u32; BLOCK]>(weights) else {
+            return false;
+        };
+        drive(blocks, input, offset, output, finish, pack_smlad, dot_band)
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        let (blocks, _) = weights.as_chunks::<{ BLOCK * BLOCK }>();
+        drive(
+            blocks,
+            input,
+            offset,
+            output,
+            finish,
+            pack_sse2,
+            |w, x, sums| {
+                // SAFETY: `band_sse2` needs SSE2, which every x86-64 CPU has (it is in the
+                // target's baseline features, so the compiler already assumes it everywhere).
+                unsafe { band_sse2(w, x, sums) }
+            },
+        )
+    }
+}
+
+/// `(x0', x2')` and `(x1', x3')` as 16-bit halves of two words (`x' = x + offset`): the
+/// operands of `SMLAD` for the weights' `SXTB16` and `SXTB16 … ROR #8`.
+#[cfg(fmlp_dsp)]
+#[inline(always)]
+fn pack_smlad(x: &[i8; BLOCK], offset: i32) -> [u32; 2] {
+    // In −255..=255: the low 16 bits are the two's-complement halfword.
+    let h = x.map(|v| u32::from((i32::from(v) + offset) as u16));
+    [h[0] | h[2] << 16, h[1] | h[3] << 16]
+}
+
+/// Packs the input once (or, beyond [`PACK_INPUTS`], piece by piece for each band) with
+/// `pack`, then calls `finish` with the sums `dot` gives for each band of `blocks`; `false`
+/// when there are no inputs.
+#[cfg(any(fmlp_dsp, target_arch = "x86_64"))]
+#[inline(always)]
+fn drive<B, P: Copy>(
+    blocks: &[B],
+    input: &[i8],
+    offset: i32,
+    output: &mut [i8],
+    finish: impl Fn(usize, [i32; BLOCK], &mut [i8]),
+    pack: impl Fn(&[i8; BLOCK], i32) -> P,
+    dot: impl Fn(&[B], &[P], [i32; BLOCK]) -> [i32; BLOCK],
+) -> bool {
     let steps = input.len() / BLOCK;
-    let Ok(blocks) = bytemuck::try_cast_slice::<i8, [u32; BLOCK]>(weights) else {
-        return false;
-    };
     if steps == 0 {
         return false;
     }
-    let mut packed = [[0u32; 2]; PACK_STEPS];
-    if steps <= PACK_STEPS {
-        let packed = &mut packed[..steps];
-        pack(input, offset, packed);
+    // Not zeroed first: clearing 2 KiB costs the M4 more than packing a 196-input layer.
+    let mut buffer = [const { MaybeUninit::<P>::uninit() }; PACK_BLOCKS];
+    let mut pack_into = |input: &[i8]| -> &[P] {
+        let (input, _) = input.as_chunks::<BLOCK>();
+        let n = input.len().min(PACK_BLOCKS);
+        for (x, slot) in input.iter().zip(&mut buffer[..n]) {
+            slot.write(pack(x, offset));
+        }
+        // SAFETY: the loop above wrote each of `buffer[..n]` (the zip is `n` long); a
+        // `MaybeUninit<P>` has the layout of `P`, so the written prefix is `n` valid `P`,
+        // borrowed from `buffer` for as long as the returned slice lives.
+        unsafe { core::slice::from_raw_parts(buffer.as_ptr().cast::<P>(), n) }
+    };
+    if steps <= PACK_BLOCKS {
+        let packed = pack_into(input);
         for (band, w) in blocks.chunks_exact(steps).enumerate() {
-            finish(band, dot_band(w, packed, [0; BLOCK]), output);
+            finish(band, dot(w, packed, [0; BLOCK]), output);
         }
     } else {
         for (band, w) in blocks.chunks_exact(steps).enumerate() {
             let mut sums = [0; BLOCK];
-            for (w, x) in w.chunks(PACK_STEPS).zip(input.chunks(PACK_INPUTS)) {
-                let packed = &mut packed[..w.len()];
-                pack(x, offset, packed);
-                sums = dot_band(w, packed, sums);
+            for (w, x) in w.chunks(PACK_BLOCKS).zip(input.chunks(PACK_INPUTS)) {
+                sums = dot(w, pack_into(x), sums);
             }
             finish(band, sums, output);
         }
@@ -70,16 +147,35 @@ pub(crate) fn dense_i8_bands(
     true
 }
 
-/// `(x0', x2')` and `(x1', x3')` as 16-bit halves of two words, for every 4 inputs
-/// (`x' = x + offset`).
-fn pack(input: &[i8], offset: i32, packed: &mut [[u32; 2]]) {
-    for (x, p) in input.as_chunks::<BLOCK>().0.iter().zip(packed) {
-        // In −255..=255: the low 16 bits are the two's-complement halfword.
-        let h = x.map(|v| u32::from((i32::from(v) + offset) as u16));
-        *p = [h[0] | h[2] << 16, h[1] | h[3] << 16];
-    }
+/// One step of [`dot_band`]: 4 packed inputs × 4 rows, 19 instructions.
+#[cfg(fmlp_dsp)]
+macro_rules! i8_step {
+    () => {
+        concat!(
+            "ldrd {xa}, {xb}, [{px}], #8\n",
+            "ldrd {wa}, {wb}, [{pw}], #8\n",
+            "sxtb16 {t}, {wa}\n",
+            "smlad {a0}, {t}, {xa}, {a0}\n",
+            "sxtb16 {wa}, {wa}, ror #8\n",
+            "smlad {a0}, {wa}, {xb}, {a0}\n",
+            "sxtb16 {t}, {wb}\n",
+            "smlad {a1}, {t}, {xa}, {a1}\n",
+            "sxtb16 {wb}, {wb}, ror #8\n",
+            "smlad {a1}, {wb}, {xb}, {a1}\n",
+            "ldrd {wa}, {wb}, [{pw}], #8\n",
+            "sxtb16 {t}, {wa}\n",
+            "smlad {a2}, {t}, {xa}, {a2}\n",
+            "sxtb16 {wa}, {wa}, ror #8\n",
+            "smlad {a2}, {wa}, {xb}, {a2}\n",
+            "sxtb16 {t}, {wb}\n",
+            "smlad {a3}, {t}, {xa}, {a3}\n",
+            "sxtb16 {wb}, {wb}, ror #8\n",
+            "smlad {a3}, {wb}, {xb}, {a3}\n",
+        )
+    };
 }
 
+#[cfg(fmlp_dsp)]
 /// `sums[r] + Σ_j Σ_k w[j][r]·byte k · x'[4j + k]` for the 4 rows of a band: `weights` holds
 /// its blocks (4 words, row-major), `packed` the input from [`pack`]; the shorter one sets the
 /// length.
@@ -90,34 +186,23 @@ fn dot_band(weights: &[[u32; BLOCK]], packed: &[[u32; 2]], sums: [i32; BLOCK]) -
     }
     let (weights, packed) = (&weights[..n], &packed[..n]);
     let [mut a0, mut a1, mut a2, mut a3] = sums;
-    // SAFETY: the loop runs `n ≥ 1` times (the `cmp` is at its end); each pass reads one
-    // `[u32; 2]` of `packed` and one `[u32; 4]` of `weights` through `LDRD` with post-increment,
-    // so `px` stops exactly at `packed`'s end and `pw` at `weights`' end: every read is inside
-    // the two borrowed slices, and word-aligned (`LDRD` faults otherwise), as their types
-    // guarantee. Nothing is written to memory, no stack is used, and only the named registers
-    // and the flags change (the `options` say so).
+    // SAFETY: the loop body is two copies of a step, entered at the second when `n` is odd
+    // (bit 3 of the byte distance `8n`), so exactly `n ≥ 1` steps run before the `cmp` at the
+    // end finds `px` at `packed`'s end. Each step reads one `[u32; 2]` of `packed` and one
+    // `[u32; 4]` of `weights` through `LDRD` with post-increment, so `pw` stops at `weights`'
+    // end: every read is inside the two borrowed slices, and word-aligned (`LDRD` faults
+    // otherwise), as their types guarantee. Nothing is written to memory, no stack is used,
+    // and only the named registers and the flags change (the `options` say so).
     unsafe {
         asm!(
+            // An odd count enters at the second copy of the step.
+            "sub {t}, {end}, {px}",
+            "tst {t}, #8",
+            "bne 3f",
             "2:",
-            "ldrd {xa}, {xb}, [{px}], #8",
-            "ldrd {wa}, {wb}, [{pw}], #8",
-            "sxtb16 {t}, {wa}",
-            "smlad {a0}, {t}, {xa}, {a0}",
-            "sxtb16 {wa}, {wa}, ror #8",
-            "smlad {a0}, {wa}, {xb}, {a0}",
-            "sxtb16 {t}, {wb}",
-            "smlad {a1}, {t}, {xa}, {a1}",
-            "sxtb16 {wb}, {wb}, ror #8",
-            "smlad {a1}, {wb}, {xb}, {a1}",
-            "ldrd {wa}, {wb}, [{pw}], #8",
-            "sxtb16 {t}, {wa}",
-            "smlad {a2}, {t}, {xa}, {a2}",
-            "sxtb16 {wa}, {wa}, ror #8",
-            "smlad {a2}, {wa}, {xb}, {a2}",
-            "sxtb16 {t}, {wb}",
-            "smlad {a3}, {t}, {xa}, {a3}",
-            "sxtb16 {wb}, {wb}, ror #8",
-            "smlad {a3}, {wb}, {xb}, {a3}",
+            i8_step!(),
+            "3:",
+            i8_step!(),
             "cmp {px}, {end}",
             "bne 2b",
             px = inout(reg) packed.as_ptr() => _,
@@ -138,52 +223,51 @@ fn dot_band(weights: &[[u32; BLOCK]], packed: &[[u32; 2]], sums: [i32; BLOCK]) -
     [a0, a1, a2, a3]
 }
 
-/// binary16 weights in pairs: each `u32` of a row holds weights `2k` (low half) and `2k + 1`.
-/// Rows must start 4-byte aligned. The whole steps of 5 rows, or of 1, go through
-/// [`f16_steps`]; the few weights after them through [`f16_to_f32`].
+/// The f16 storage's step loop (see `dense::Storage::accumulate`): 5 rows (a block) or 1 (the
+/// rows after the last block) through [`f16_steps_5`] or [`f16_steps_1`], when every row
+/// starts 4-byte aligned; otherwise `false`, for the portable loop. Each `u32` of a row's
+/// steps holds weights `2k` (low half) and `2k + 1`.
 #[cfg(fmlp_fp16)]
-pub(crate) enum F16Pairs {}
-
-#[cfg(fmlp_fp16)]
-impl crate::dense::Storage for F16Pairs {
-    type Elem = u32;
-    type Step = [u32; STEP / 2];
-    const PER_ELEM: usize = 2;
-    #[inline(always)]
-    fn steps(row: &[u32]) -> &[[u32; STEP / 2]] {
-        row.as_chunks().0
-    }
-    #[inline(always)]
-    fn widen_step(step: &[u32; STEP / 2]) -> [f32; STEP] {
-        core::array::from_fn(|k| f16_to_f32((step[k / 2] >> (16 * (k % 2))) as u16))
-    }
-    #[inline(always)]
-    fn widen(row: &[u32], i: usize) -> f32 {
-        f16_to_f32((row[i / 2] >> (16 * (i % 2))) as u16)
-    }
-    #[inline(always)]
-    fn accumulate<const R: usize>(
-        w_steps: &[&[[u32; STEP / 2]]; R],
-        x_steps: &[[f32; STEP]],
-        acc: &mut [[f32; LANES]; R],
+#[inline(always)]
+pub(crate) fn f16_accumulate<const R: usize>(
+    w_steps: &[&[[u16; STEP]]; R],
+    x_steps: &[[f32; STEP]],
+    acc: &mut [[f32; LANES]; R],
+) -> bool {
+    if let (Ok(w), Ok(a)) = (
+        <&[_; 5]>::try_from(&w_steps[..]),
+        <&mut [_; 5]>::try_from(&mut acc[..]),
     ) {
-        let (w, a) = (&w_steps[..], &mut acc[..]);
-        if let (Ok(w), Ok(a)) = (w.try_into(), <&mut [_; 5]>::try_from(&mut *a)) {
-            f16_steps_5(w, x_steps, a);
-        } else if let (Ok([w]), Ok([a])) = (<[_; 1]>::try_from(w), <&mut [_; 1]>::try_from(a)) {
-            f16_steps_1(w, x_steps, a);
-        } else {
-            crate::dense::accumulate::<Self, R>(w_steps, x_steps, acc);
-        }
+        let [Ok(w0), Ok(w1), Ok(w2), Ok(w3), Ok(w4)] = (*w).map(pairs) else {
+            return false;
+        };
+        f16_steps_5([w0, w1, w2, w3, w4], x_steps, a);
+        true
+    } else if let (Ok([w]), Ok([a])) = (
+        <[_; 1]>::try_from(&w_steps[..]),
+        <&mut [_; 1]>::try_from(&mut acc[..]),
+    ) {
+        let Ok(w) = pairs(w) else {
+            return false;
+        };
+        f16_steps_1(w, x_steps, a);
+        true
+    } else {
+        false
     }
 }
 
 #[cfg(fmlp_fp16)]
 use crate::dense::{LANES, STEP};
-#[cfg(fmlp_fp16)]
-use crate::dense_f16::f16_to_f32;
 
-/// One row's step in `f16_steps`: 8 weights (4 words) from `pw`, widened by `VCVTT`/`VCVTB`
+/// A row's steps of binary16 weights as words of two, if the row starts 4-byte aligned.
+#[cfg(fmlp_fp16)]
+#[inline(always)]
+fn pairs(row: &[[u16; STEP]]) -> Result<&[[u32; 4]], bytemuck::PodCastError> {
+    bytemuck::try_cast_slice(row)
+}
+
+/// One row's step in [`f16_steps_5`]: 8 weights (4 words) from `pw`, widened by `VCVTT`/`VCVTB`
 /// in s0–s3, multiplied with the 8 inputs in s4–s11 and added to the row's lanes
 /// `a0`..`a3` (input `k` to lane `k % 4`, inputs 0–3 before 4–7) by `VMLA.F32`.
 #[cfg(fmlp_fp16)]
@@ -232,8 +316,8 @@ macro_rules! f16_row {
     };
 }
 
-/// The whole steps of 5 rows of paired binary16 weights, as [`crate::dense::accumulate`]
-/// adds them, in assembly.
+/// The whole steps of 5 rows of paired binary16 weights, as `dense::dot_rows`' loop adds them,
+/// in assembly.
 ///
 /// Stable Rust cannot pass values in VFP registers to `asm!` on the M4F (its `sreg` class
 /// needs the double-precision `vfp2` feature), so the loop is all assembly with fixed
@@ -320,9 +404,10 @@ fn f16_steps_1(w: &[[u32; 4]], x: &[[f32; STEP]], acc: &mut [f32; LANES]) {
     }
 }
 
-/// The binary16 value `h` as `f32` by `VCVTB.F32.F16`, the instruction [`f16_steps_5`] uses:
-/// for the device check against [`f16_to_f32`].
+/// The binary16 value `h` as `f32` by `VCVTB.F32.F16`, the instruction [`f16_steps_5`] uses
+/// (the device check compares it with `dense_f16::f16_to_f32` for every pattern).
 #[cfg(fmlp_fp16)]
+#[inline]
 pub(crate) fn widen_f16(h: u16) -> f32 {
     let bits: u32;
     // SAFETY: register moves and one conversion in s0 (declared clobbered): no memory, no
@@ -340,4 +425,163 @@ pub(crate) fn widen_f16(h: u16) -> f32 {
         );
     }
     f32::from_bits(bits)
+}
+
+/// One input of [`band_armv6m`]'s block: its offset value times the 4 rows' weights, added
+/// to r8–r11, then `$advance` moves `p` (r0) to the next input.
+#[cfg(fmlp_armv6m)]
+macro_rules! m0_input {
+    ($advance:literal) => {
+        concat!(
+            "ldrsb r2, [r0, r1]\n",
+            "add r2, r12\n",
+            "ldrb r3, [r0, #0]\n",
+            "sxtb r3, r3\n",
+            "muls r3, r2, r3\n",
+            "add r8, r3\n",
+            "ldrsb r3, [r0, r4]\n",
+            "muls r3, r2, r3\n",
+            "add r9, r3\n",
+            "ldrsb r3, [r0, r5]\n",
+            "muls r3, r2, r3\n",
+            "add r10, r3\n",
+            "ldrb r3, [r0, #12]\n",
+            "sxtb r3, r3\n",
+            "muls r3, r2, r3\n",
+            "add r11, r3\n",
+            $advance,
+            "\n",
+        )
+    };
+}
+
+/// The 4 sums `Σ_i w[r][i] · (input[i] + offset)` of one band on the Cortex-M0 (Armv6-M), in
+/// Thumb-1 assembly: 71 instructions per block of 4 inputs × 4 rows (4.44 per
+/// multiply-accumulate).
+///
+/// Thumb-1 has no multiply-accumulate and no immediate-offset `LDRSB`, and its 3-operand
+/// instructions reach r0–r7 only, of which `asm!` may name six (r6 and r7 are reserved). The
+/// loop works along the inputs of a block with the weight pointer `p` at `w[0][i]`, so a weight
+/// of rows 1 and 2 is one `LDRSB` at the fixed offsets 4 and 8 held in r4 and r5, and of rows
+/// 0 and 3 an `LDRB` and `SXTB` at offsets 0 and 12; the input is one `LDRSB` at `p + dx`,
+/// with `dx` moved back 12 per block. The 4 sums live in r8–r11 (`ADD` reaches high
+/// registers), the offset in r12, the weights' end in lr. Per input: the input load and its
+/// offset (2), per row the weight (1 or 2), `MULS` and `ADD`; per block 5 pointer updates,
+/// `CMP` and `BNE`. Plain Rust compiled for `thumbv6m-none-eabi` needs 6.75–6.9 instructions
+/// per multiply-accumulate (measured: LLVM materialises each offset with `MOVS` and spills the
+/// offset inputs), above the 5 this loop is for.
+///
+/// # Shapes
+/// `band`: whole blocks of 16 bytes; `input`: 4 values per block (the shorter sets the
+/// length).
+#[cfg(fmlp_armv6m)]
+pub(crate) fn band_armv6m(band: &[i8], input: &[i8], offset: i32) -> [i32; BLOCK] {
+    let blocks = (band.len() / (BLOCK * BLOCK)).min(input.len() / BLOCK);
+    if blocks == 0 {
+        return [0; BLOCK];
+    }
+    let (band, input) = (&band[..blocks * BLOCK * BLOCK], &input[..blocks * BLOCK]);
+    // The sums, then the offset and the end address: read by the loop's set-up, and the sums
+    // written back after it.
+    let mut state = [0i32; BLOCK + 2];
+    state[BLOCK] = offset;
+    state[BLOCK + 1] = band.as_ptr_range().end.addr() as i32;
+    let dx = input.as_ptr().addr().wrapping_sub(band.as_ptr().addr());
+    // SAFETY: `p` walks the `blocks ≥ 1` blocks of `band` (+1, +1, +1, +13 per block) and the
+    // loop ends when it reaches `band`'s end; every weight read is at `p + {0, 4, 8, 12}`
+    // inside the current 16-byte block. The input read at `p + dx` is `input[i]` for the
+    // block's input `i` (`dx` starts at `input − band` and drops by 12 per block as `p`
+    // gains 4 more than the input index), inside `input`. `state` is 6 `i32` behind an
+    // exclusive borrow, read at the start and its first 4 written at the end. The stack holds
+    // the `state` pointer in between (pushed and popped inside, so `sp` is restored); r8–r12
+    // and lr are declared clobbered, so the compiler saves what it needs of them.
+    unsafe {
+        asm!(
+            "push {{r2}}",
+            "ldr r3, [r2, #0]",
+            "mov r8, r3",
+            "ldr r3, [r2, #4]",
+            "mov r9, r3",
+            "ldr r3, [r2, #8]",
+            "mov r10, r3",
+            "ldr r3, [r2, #12]",
+            "mov r11, r3",
+            "ldr r3, [r2, #16]",
+            "mov r12, r3",
+            "ldr r3, [r2, #20]",
+            "mov lr, r3",
+            "movs r4, #4",
+            "movs r5, #8",
+            "2:",
+            m0_input!("adds r0, #1"),
+            m0_input!("adds r0, #1"),
+            m0_input!("adds r0, #1"),
+            m0_input!("adds r0, #13"),
+            "subs r1, #12",
+            "cmp r0, lr",
+            "bne 2b",
+            "pop {{r2}}",
+            "mov r3, r8",
+            "str r3, [r2, #0]",
+            "mov r3, r9",
+            "str r3, [r2, #4]",
+            "mov r3, r10",
+            "str r3, [r2, #8]",
+            "mov r3, r11",
+            "str r3, [r2, #12]",
+            inout("r0") band.as_ptr() => _,
+            inout("r1") dx => _,
+            inout("r2") state.as_mut_ptr() => _,
+            out("r3") _,
+            out("r4") _,
+            out("r5") _,
+            out("r8") _,
+            out("r9") _,
+            out("r10") _,
+            out("r11") _,
+            out("r12") _,
+            out("lr") _,
+        );
+    }
+    [state[0], state[1], state[2], state[3]]
+}
+
+#[cfg(target_arch = "x86_64")]
+use core::arch::x86_64::{
+    __m128i, _mm_add_epi32, _mm_madd_epi16, _mm_srai_epi16, _mm_unpackhi_epi8, _mm_unpacklo_epi8,
+};
+
+/// `x0'..x3'` twice, as 8 × i16 (`x' = x + offset`): `PMADDWD`'s operand for the 16
+/// weights of a block, sign-extended to two vectors of 8 × i16 (rows 0–1, rows 2–3), whose
+/// adjacent products it adds into 4 × i32, two partial sums per row. Exact: each product is at
+/// most 128 · 255, each pair below 2^16.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn pack_sse2(x: &[i8; BLOCK], offset: i32) -> __m128i {
+    let h = x.map(|v| (i32::from(v) + offset) as i16);
+    bytemuck::cast([h[0], h[1], h[2], h[3], h[0], h[1], h[2], h[3]])
+}
+
+/// `sums[r] + Σ_i w[r][i] · x'[i]` for the 4 rows of a band (blocks of 16 weights).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+fn band_sse2(blocks: &[[i8; 16]], packed: &[__m128i], sums: [i32; BLOCK]) -> [i32; BLOCK] {
+    let zero: __m128i = bytemuck::cast([0i32; 4]);
+    let (mut rows01, mut rows23) = (zero, zero);
+    for (w, &x) in blocks.iter().zip(packed) {
+        let w: __m128i = bytemuck::cast(*w);
+        // Each byte paired with itself, then shifted down: the sign-extended bytes as i16.
+        let lo = _mm_srai_epi16::<8>(_mm_unpacklo_epi8(w, w));
+        let hi = _mm_srai_epi16::<8>(_mm_unpackhi_epi8(w, w));
+        rows01 = _mm_add_epi32(rows01, _mm_madd_epi16(lo, x));
+        rows23 = _mm_add_epi32(rows23, _mm_madd_epi16(hi, x));
+    }
+    let (a, b): ([i32; 4], [i32; 4]) = (bytemuck::cast(rows01), bytemuck::cast(rows23));
+    let add = |s: i32, p: i32, q: i32| s.wrapping_add(p).wrapping_add(q);
+    [
+        add(sums[0], a[0], a[1]),
+        add(sums[1], a[2], a[3]),
+        add(sums[2], b[0], b[1]),
+        add(sums[3], b[2], b[3]),
+    ]
 }

@@ -38,10 +38,12 @@ mod classifier;
 pub mod dense;
 pub mod dense_f16;
 pub mod dense_i8;
-#[cfg(fmlp_dsp)]
+#[cfg(any(fmlp_dsp, fmlp_armv6m, target_arch = "x86_64"))]
 mod dsp;
 mod error;
 pub mod math;
+#[cfg(test)]
+mod seeded;
 pub mod softmax;
 
 pub use classifier::{

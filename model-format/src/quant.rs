@@ -34,6 +34,7 @@ pub const MAX_MULTIPLIER: i32 = i32::MAX;
 ///
 /// # Panics
 /// Never.
+#[inline]
 #[must_use]
 pub fn saturating_rounding_doubling_high_mul(a: i32, b: i32) -> i32 {
     if a == i32::MIN && b == i32::MIN {
@@ -52,6 +53,7 @@ pub fn saturating_rounding_doubling_high_mul(a: i32, b: i32) -> i32 {
 ///
 /// # Panics
 /// Never.
+#[inline]
 #[must_use]
 pub fn rounding_divide_by_pot(x: i32, exponent: i32) -> i32 {
     let exponent = exponent.clamp(0, 31);
@@ -75,6 +77,7 @@ pub fn rounding_divide_by_pot(x: i32, exponent: i32) -> i32 {
 ///
 /// # Panics
 /// Never.
+#[inline]
 #[must_use]
 pub fn multiply_by_quantized_multiplier(x: i32, multiplier: i32, shift: i32) -> i32 {
     let shift = shift.clamp(MIN_SHIFT, MAX_SHIFT);

@@ -1,4 +1,4 @@
-//! Times each dense kernel on the vanilla model's first two layers (784→196, 196→49) on an
+//! Times each dense kernel on the vanilla model's layers (784→196, 196→49, 49→10) on an
 //! emulated Cortex-M4F (QEMU `mps2-an386`) or Cortex-M0 (`microbit`), and checks the fast
 //! paths against the plain ones on the device.
 //!
@@ -173,10 +173,15 @@ fn time_i8(out: &mut HostStream, l: &Layer) -> Result<(), ()> {
         );
     });
     let sum = fnv1a(output.iter().map(|&b| b as u8));
+    record(out, "int8", l, ticks, sum)
+}
+
+/// Prints one `time` line.
+fn record(out: &mut HostStream, kernel: &str, l: &Layer, ticks: u32, sum: u32) -> Result<(), ()> {
     let (i, o) = (l.inputs, l.outputs);
     writeln!(
         out,
-        "time int8 {i}x{o} macs {} ticks {ticks} checksum {sum:08x}",
+        "time {kernel} {i}x{o} macs {} ticks {ticks} checksum {sum:08x}",
         i * o
     )
     .map_err(drop)
@@ -195,42 +200,62 @@ impl Rng {
 }
 
 /// `dense_i8` against `dense_i8_reference` on every shape up to 20×20 (the DSP path on
-/// thumbv7em): `(cases, mismatches)`.
+/// thumbv7em, the Thumb-1 one on thumbv6m) and, on thumbv7em, on layers wider than the DSP
+/// path packs at once (1,024 inputs): `(cases, mismatches)`.
 fn check_dense_i8() -> (u32, u32) {
-    const N: usize = 20;
     let mut rng = Rng(0x1234_5678);
     let (mut cases, mut bad) = (0, 0);
-    for inputs in 0..=N {
-        for outputs in 1..=N {
-            let i4 = round_up(inputs);
-            let mut weights = Aligned([0i8; N * N]);
-            for o in 0..outputs {
-                for i in 0..inputs {
-                    weights.0[blocked_index(i4, o, i)] = rng.byte();
-                }
-            }
-            let weights = &weights.0[..round_up(outputs) * i4];
-            let input: [i8; N] = core::array::from_fn(|_| rng.byte());
-            let bias: [i32; N] = core::array::from_fn(|_| i32::from(rng.byte()) * 300);
-            let multiplier: [i32; N] =
-                core::array::from_fn(|_| (1 << 30) + i32::from(rng.byte()) * (1 << 22));
-            let shift = [-(7 + inputs.max(1).ilog2() as i32); N];
-            for (offset, zero_point) in [(128, -128), (-127, 5), (0, 0)] {
-                let rq = Requant {
-                    bias: &bias[..outputs],
-                    multiplier: &multiplier[..outputs],
-                    shift: &shift[..outputs],
-                    output_zero_point: zero_point,
-                    min: zero_point,
-                    max: 127,
-                };
-                let (mut fast, mut slow) = ([0i8; N], [1i8; N]);
-                dense_i8(weights, inputs, &input, offset, &rq, &mut fast[..outputs]);
-                dense_i8_reference(weights, inputs, &input, offset, &rq, &mut slow[..outputs]);
-                cases += 1;
-                bad += u32::from(fast[..outputs] != slow[..outputs]);
-            }
+    let mut add = |(c, b): (u32, u32)| {
+        cases += c;
+        bad += b;
+    };
+    for inputs in 0..=20 {
+        for outputs in 1..=20 {
+            add(check_shape::<20, 20, 400>(inputs, outputs, &mut rng));
         }
+    }
+    #[cfg(fmlp_dsp)]
+    for inputs in [1025, 1028, 2049, 2052] {
+        add(check_shape::<2052, 6, { 2052 * 8 }>(inputs, 6, &mut rng));
+    }
+    (cases, bad)
+}
+
+/// One shape of [`check_dense_i8`], in buffers for up to `I` inputs and `O` outputs (`W` =
+/// both rounded up to 4, multiplied), for three input offsets.
+fn check_shape<const I: usize, const O: usize, const W: usize>(
+    inputs: usize,
+    outputs: usize,
+    rng: &mut Rng,
+) -> (u32, u32) {
+    let i4 = round_up(inputs);
+    let mut weights = Aligned([0i8; W]);
+    for o in 0..outputs {
+        for i in 0..inputs {
+            weights.0[blocked_index(i4, o, i)] = rng.byte();
+        }
+    }
+    let weights = &weights.0[..round_up(outputs) * i4];
+    let input: [i8; I] = core::array::from_fn(|_| rng.byte());
+    let bias: [i32; O] = core::array::from_fn(|_| i32::from(rng.byte()) * 300);
+    let multiplier: [i32; O] =
+        core::array::from_fn(|_| (1 << 30) + i32::from(rng.byte()) * (1 << 22));
+    let shift = [-(7 + inputs.max(1).ilog2() as i32); O];
+    let (mut cases, mut bad) = (0, 0);
+    for (offset, zero_point) in [(128, -128), (-127, 5), (0, 0)] {
+        let rq = Requant {
+            bias: &bias[..outputs],
+            multiplier: &multiplier[..outputs],
+            shift: &shift[..outputs],
+            output_zero_point: zero_point,
+            min: zero_point,
+            max: 127,
+        };
+        let (mut fast, mut slow) = ([0i8; O], [1i8; O]);
+        dense_i8(weights, inputs, &input, offset, &rq, &mut fast[..outputs]);
+        dense_i8_reference(weights, inputs, &input, offset, &rq, &mut slow[..outputs]);
+        cases += 1;
+        bad += u32::from(fast[..outputs] != slow[..outputs]);
     }
     (cases, bad)
 }
@@ -291,6 +316,9 @@ mod float {
         (cases, bad)
     }
 
+    /// A float kernel writing a layer's outputs.
+    type Kernel<'a> = &'a dyn Fn(&mut [f32]);
+
     pub fn time(out: &mut HostStream, l: &Layer) -> Result<(), ()> {
         let halves: &[u16] = bytemuck::cast_slice(&l.f16_weights.0);
         let wide: &[f32] = bytemuck::cast_slice(&l.f32_weights.0);
@@ -298,37 +326,15 @@ mod float {
         let input: &[f32] = bytemuck::cast_slice(&l.f32_input.0);
         let mut output = [0f32; MAX_OUTPUTS];
         let output = &mut output[..l.outputs];
-        let (i, o) = (l.inputs, l.outputs);
-        let ticks = super::time(|| {
-            dense_f16(
-                black_box(halves),
-                bias,
-                black_box(input),
-                black_box(&mut *output),
-            )
-        });
-        let sum = fnv1a(output.iter().flat_map(|v| v.to_bits().to_le_bytes()));
-        writeln!(
-            out,
-            "time f16 {i}x{o} macs {} ticks {ticks} checksum {sum:08x}",
-            i * o
-        )
-        .map_err(drop)?;
-        let ticks = super::time(|| {
-            dense(
-                black_box(wide),
-                bias,
-                black_box(input),
-                black_box(&mut *output),
-            )
-        });
-        let sum = fnv1a(output.iter().flat_map(|v| v.to_bits().to_le_bytes()));
-        writeln!(
-            out,
-            "time f32 {i}x{o} macs {} ticks {ticks} checksum {sum:08x}",
-            i * o
-        )
-        .map_err(drop)
+        let f16 = |o: &mut [f32]| dense_f16(black_box(halves), bias, black_box(input), o);
+        let f32 = |o: &mut [f32]| dense(black_box(wide), bias, black_box(input), o);
+        let kernels: [(&str, Kernel<'_>); 2] = [("f16", &f16), ("f32", &f32)];
+        for (name, kernel) in kernels {
+            let ticks = super::time(|| kernel(black_box(&mut *output)));
+            let sum = fnv1a(output.iter().flat_map(|v| v.to_bits().to_le_bytes()));
+            record(out, name, l, ticks, sum)?;
+        }
+        Ok(())
     }
 }
 
