@@ -8,8 +8,8 @@
 
 use firmware::{CLASSES, Classifier, INPUTS, Int8Scratch, Scratch};
 use model_format::{AlignedBytes, Model};
-use trainer::variant::Variant;
 use trainer::quantize::{Net, Target, argmax, forward, quantize};
+use trainer::variant::Variant;
 
 use crate::common::{data, trained};
 

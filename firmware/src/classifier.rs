@@ -14,7 +14,8 @@ pub const INPUTS: usize = 784;
 pub const CLASSES: usize = 10;
 
 /// The activation RAM for every storage: two ping-pong buffers of `CAP` floats each
-/// (`8 · CAP` bytes). An int8 model uses the first `CAP` bytes of each as its int8 buffers.
+/// (`8 · CAP` bytes). An int8 model uses the first `CAP` bytes of each as its int8 buffers, and
+/// the rest of the first as the Cortex-M4 kernel's packed input.
 ///
 /// `CAP` must cover the widest layer side (for int8, rounded up to a multiple of 4);
 /// [`Classifier::new`] refuses a model that needs more. Every trainer variant needs 784 (the
@@ -42,14 +43,24 @@ impl<const CAP: usize> Default for Scratch<CAP> {
     }
 }
 
-/// The activation RAM of an int8 model alone: two ping-pong buffers of `CAP` bytes
-/// (`2 · CAP` bytes; `Int8Scratch<784>` takes 1,568), for devices where every byte counts.
-/// A [`Classifier`] built with it refuses f32 and f16 models.
+/// The activation RAM of an int8 model alone, for devices where every byte counts: two
+/// ping-pong buffers of `CAP` bytes, and on the Cortex-M4 (whose `SMLAD` kernel reads its input
+/// packed as 16-bit pairs) `2 · CAP` bytes more for that. `Int8Scratch<784>` takes 1,568 bytes
+/// on a Cortex-M0, 3,136 on a Cortex-M4. A [`Classifier`] built with it refuses f32 and f16
+/// models.
 #[derive(Debug, Clone)]
 pub struct Int8Scratch<const CAP: usize> {
     a: [i8; CAP],
     b: [i8; CAP],
+    #[cfg(fmlp_dsp)]
+    pack: Pack<CAP>,
 }
+
+/// `CAP` 16-bit halves, word-aligned: the packed input of a layer of up to `CAP` inputs.
+#[cfg(fmlp_dsp)]
+#[derive(Debug, Clone)]
+#[repr(C, align(4))]
+struct Pack<const CAP: usize>([u16; CAP]);
 
 impl<const CAP: usize> Int8Scratch<CAP> {
     /// Zeroed buffers; `const`, so they can live in a `static`.
@@ -58,6 +69,8 @@ impl<const CAP: usize> Int8Scratch<CAP> {
         Int8Scratch {
             a: [0; CAP],
             b: [0; CAP],
+            #[cfg(fmlp_dsp)]
+            pack: Pack([0; CAP]),
         }
     }
 }
@@ -84,9 +97,10 @@ pub trait Scratchpad: sealed::Sealed {
     /// The two f32 buffers, each `CAP` long; `None` if the scratch has none.
     #[doc(hidden)]
     fn float(&mut self) -> Option<(&mut [f32], &mut [f32])>;
-    /// The two int8 buffers, each `CAP` long.
+    /// The two int8 buffers, each `CAP` long, and the pack buffer of
+    /// [`dense_i8_with`](crate::dense_i8::dense_i8_with) (empty where no kernel needs one).
     #[doc(hidden)]
-    fn int8(&mut self) -> (&mut [i8], &mut [i8]);
+    fn int8(&mut self) -> (&mut [i8], &mut [i8], &mut [u32]);
 }
 
 impl<const CAP: usize> Scratchpad for Scratch<CAP> {
@@ -95,10 +109,13 @@ impl<const CAP: usize> Scratchpad for Scratch<CAP> {
     fn float(&mut self) -> Option<(&mut [f32], &mut [f32])> {
         Some((&mut self.a, &mut self.b))
     }
-    fn int8(&mut self) -> (&mut [i8], &mut [i8]) {
-        let a: &mut [i8] = bytemuck::cast_slice_mut(&mut self.a);
+    fn int8(&mut self) -> (&mut [i8], &mut [i8], &mut [u32]) {
+        // `a`'s first CAP bytes (CAP.div_ceil(4) floats) are one int8 buffer, its other
+        // 3·CAP bytes or so hold the packed input (at most CAP / 2 words).
+        let (a, pack) = self.a.split_at_mut(CAP.div_ceil(4).min(CAP));
+        let a: &mut [i8] = bytemuck::cast_slice_mut(a);
         let b: &mut [i8] = bytemuck::cast_slice_mut(&mut self.b);
-        (&mut a[..CAP], &mut b[..CAP])
+        (&mut a[..CAP], &mut b[..CAP], bytemuck::cast_slice_mut(pack))
     }
 }
 
@@ -108,8 +125,13 @@ impl<const CAP: usize> Scratchpad for Int8Scratch<CAP> {
     fn float(&mut self) -> Option<(&mut [f32], &mut [f32])> {
         None
     }
-    fn int8(&mut self) -> (&mut [i8], &mut [i8]) {
-        (&mut self.a, &mut self.b)
+    fn int8(&mut self) -> (&mut [i8], &mut [i8], &mut [u32]) {
+        #[cfg(fmlp_dsp)]
+        let pack: &mut [u32] =
+            bytemuck::try_cast_slice_mut(&mut self.pack.0[..CAP & !1]).unwrap_or(&mut []);
+        #[cfg(not(fmlp_dsp))]
+        let pack: &mut [u32] = &mut [];
+        (&mut self.a, &mut self.b, pack)
     }
 }
 
@@ -224,11 +246,11 @@ impl<'m, const CAP: usize, S: Scratchpad> Classifier<'m, CAP, S> {
     /// Never.
     pub fn classify_u8(&self, pixels: &[u8; INPUTS], scratch: &mut S) -> Classification {
         if self.model.is_int8() {
-            let (a, b) = scratch.int8();
+            let (a, b, pack) = scratch.int8();
             for (x, &p) in a.iter_mut().zip(pixels) {
                 *x = (p ^ 0x80) as i8; // p − 128, exactly
             }
-            return classification(run_int8(&self.model, a, b));
+            return classification(run_int8(&self.model, a, b, pack));
         }
         // `with_scratch` refused float models for scratches without float buffers.
         let Some((a, b)) = scratch.float() else {
@@ -270,7 +292,7 @@ fn run_float(model: &Model<'_>, a: &mut [f32], b: &mut [f32]) -> [f32; CLASSES] 
 
 /// Runs int8 layers from `a[..INPUTS]`; the last layer's outputs dequantized (the only float
 /// arithmetic of an int8 model).
-fn run_int8(model: &Model<'_>, a: &mut [i8], b: &mut [i8]) -> [f32; CLASSES] {
+fn run_int8(model: &Model<'_>, a: &mut [i8], b: &mut [i8], pack: &mut [u32]) -> [f32; CLASSES] {
     let (mut src, mut dst) = (a, b);
     let mut output = model_format::Quant {
         scale: 1.0,
@@ -292,12 +314,13 @@ fn run_int8(model: &Model<'_>, a: &mut [i8], b: &mut [i8]) -> [f32; CLASSES] {
         };
         // `check_capacity` guaranteed whole tiles of both sides fit in the buffers.
         let inputs = layer.inputs();
-        dense_i8::dense_i8(
+        dense_i8::dense_i8_with(
             p.weights,
             inputs,
             &src[..round4(inputs)],
             -p.input.zero_point,
             &rq,
+            pack,
             &mut dst[..layer.outputs()],
         );
         output = p.output;

@@ -93,6 +93,10 @@ pub const fn blocked_index(i4: usize, o: usize, i: usize) -> usize {
 ///
 /// # Panics
 /// Never.
+///
+/// # Memory
+/// On the Cortex-M4 the input is first packed into [`PACK_WORDS`] words on the stack (2 KiB);
+/// [`dense_i8_with`] takes that buffer from the caller instead.
 pub fn dense_i8(
     weights: &[i8],
     inputs: usize,
@@ -101,6 +105,42 @@ pub fn dense_i8(
     rq: &Requant<'_>,
     output: &mut [i8],
 ) {
+    #[cfg(fmlp_dsp)]
+    let mut pack = [0u32; PACK_WORDS];
+    #[cfg(not(fmlp_dsp))]
+    let mut pack = [0u32; 0];
+    dense_i8_with(weights, inputs, input, input_offset, rq, &mut pack, output);
+}
+
+/// Words of [`dense_i8`]'s pack buffer on the Cortex-M4: 1,024 inputs at 2 words per 4.
+pub const PACK_WORDS: usize = 512;
+
+/// Pack words a layer of `inputs` inputs needs on the Cortex-M4 to pack its input once
+/// (`round_up(inputs) / 2`); with fewer it packs in pieces, again for each band.
+pub const fn pack_words(inputs: usize) -> usize {
+    round_up(inputs) / 2
+}
+
+/// [`dense_i8`] with the Cortex-M4's pack buffer from the caller: `pack` should hold
+/// [`pack_words`]`(inputs)` words (an empty one selects the portable loop). Other targets
+/// ignore it. Same results on every target and for every `pack`.
+///
+/// # Shapes
+/// As [`dense_i8`].
+///
+/// # Panics
+/// Never.
+pub fn dense_i8_with(
+    weights: &[i8],
+    inputs: usize,
+    input: &[i8],
+    input_offset: i32,
+    rq: &Requant<'_>,
+    pack: &mut [u32],
+    output: &mut [i8],
+) {
+    #[cfg(not(any(fmlp_dsp, target_arch = "x86_64")))]
+    let _ = pack;
     let input_offset = input_offset.clamp(MIN_INPUT_OFFSET, MAX_INPUT_OFFSET);
     let i4 = round_up(inputs);
     let Some(input) = input.get(..i4) else {
@@ -127,7 +167,7 @@ pub fn dense_i8(
         }
     };
     #[cfg(any(fmlp_dsp, target_arch = "x86_64"))]
-    if crate::dsp::dense_i8_bands(weights, input, input_offset, output, finish) {
+    if crate::dsp::dense_i8_bands(weights, input, input_offset, pack, output, finish) {
         return;
     }
     for (band, w) in weights.chunks_exact(band_len.max(1)).enumerate() {

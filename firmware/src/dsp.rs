@@ -31,27 +31,25 @@
 //! portable loop needs 1.5 times the instructions.
 #![allow(unsafe_code)]
 
+use crate::dense_i8::BLOCK;
 #[cfg(any(fmlp_dsp, fmlp_fp16, fmlp_armv6m))]
 use core::arch::asm;
-#[cfg(any(fmlp_dsp, target_arch = "x86_64"))]
-use core::mem::MaybeUninit;
 
-use crate::dense_i8::BLOCK;
-
-/// Inputs the int8 band loops pack at once, on the stack (2 KiB on the M4, 4 KiB on x86-64). A
-/// layer with more inputs packs them again for each band, in pieces of this size.
-#[cfg(any(fmlp_dsp, target_arch = "x86_64"))]
+/// Inputs the x86-64 band loop packs at once, on the stack (4 KiB). A layer with more inputs
+/// packs them again for each band, in pieces of this size. (The M4 packs into a buffer of the
+/// caller's: RAM there is the caller's to size.)
+#[cfg(target_arch = "x86_64")]
 const PACK_INPUTS: usize = 1024;
-
-/// Packed blocks (of 4 inputs) in the stack buffer.
-#[cfg(any(fmlp_dsp, target_arch = "x86_64"))]
-const PACK_BLOCKS: usize = PACK_INPUTS / BLOCK;
 
 /// The int8 dense layer's bands through `SMLAD` (thumbv7em) or `PMADDWD` (x86-64): calls
 /// `finish(band, sums, output)` with each band's 4 sums `Σ_i w[r][i] · (input[i] + offset)`,
 /// and returns `true`; or returns `false` without calling it when there are no inputs or, on
 /// the M4, the weights are not 4-byte aligned (`LDRD` needs it), for the caller's portable
 /// path.
+///
+/// On the M4 the packed input goes to `pack` (2 words per 4 inputs: `I4 / 2` words hold a
+/// whole layer; a shorter buffer packs in pieces, again for each band; an empty one means the
+/// portable path). x86-64 packs on its own stack and ignores `pack`.
 ///
 /// # Shapes
 /// `weights`: whole bands of `BLOCK · input.len()` bytes; `input`: `I4` values.
@@ -60,6 +58,7 @@ pub(crate) fn dense_i8_bands(
     weights: &[i8],
     input: &[i8],
     offset: i32,
+    pack: &mut [u32],
     output: &mut [i8],
     finish: impl Fn(usize, [i32; BLOCK], &mut [i8]),
 ) -> bool {
@@ -68,15 +67,22 @@ pub(crate) fn dense_i8_bands(
         let Ok(blocks) = bytemuck::try_cast_slice::<i8, [u32; BLOCK]>(weights) else {
             return false;
         };
-        drive(blocks, input, offset, output, finish, pack_smlad, dot_band)
+        let (buffer, _) = pack.as_chunks_mut::<2>();
+        drive(
+            blocks, input, offset, buffer, output, finish, pack_smlad, dot_band,
+        )
     }
     #[cfg(target_arch = "x86_64")]
     {
+        let _ = pack;
         let (blocks, _) = weights.as_chunks::<{ BLOCK * BLOCK }>();
+        // Zeroed rather than uninitialised: 4 KiB of stores is noise beside a layer on a host.
+        let mut buffer = [pack_sse2(&[0; BLOCK], 0); PACK_INPUTS / BLOCK];
         drive(
             blocks,
             input,
             offset,
+            &mut buffer,
             output,
             finish,
             pack_sse2,
@@ -99,52 +105,60 @@ fn pack_smlad(x: &[i8; BLOCK], offset: i32) -> [u32; 2] {
     [h[0] | h[2] << 16, h[1] | h[3] << 16]
 }
 
-/// Packs the input once (or, beyond [`PACK_INPUTS`], piece by piece for each band) with
-/// `pack`, then calls `finish` with the sums `dot` gives for each band of `blocks`; `false`
-/// when there are no inputs.
+/// Packs the input into `buffer` once (or, when it is shorter than the input, piece by piece
+/// for each band) with `pack`, then calls `finish` with the sums `dot` gives for each band of
+/// `blocks`; `false` when there are no inputs or no buffer.
 #[cfg(any(fmlp_dsp, target_arch = "x86_64"))]
 #[inline(always)]
+#[allow(clippy::too_many_arguments)] // the two target's loops, plugged into one driver
 fn drive<B, P: Copy>(
     blocks: &[B],
     input: &[i8],
     offset: i32,
+    buffer: &mut [P],
     output: &mut [i8],
     finish: impl Fn(usize, [i32; BLOCK], &mut [i8]),
     pack: impl Fn(&[i8; BLOCK], i32) -> P,
     dot: impl Fn(&[B], &[P], [i32; BLOCK]) -> [i32; BLOCK],
 ) -> bool {
     let steps = input.len() / BLOCK;
-    if steps == 0 {
+    let pack_blocks = buffer.len();
+    if steps == 0 || pack_blocks == 0 {
         return false;
     }
-    // Not zeroed first: clearing 2 KiB costs the M4 more than packing a 196-input layer.
-    let mut buffer = [const { MaybeUninit::<P>::uninit() }; PACK_BLOCKS];
-    let mut pack_into = |input: &[i8]| -> &[P] {
-        let (input, _) = input.as_chunks::<BLOCK>();
-        let n = input.len().min(PACK_BLOCKS);
-        for (x, slot) in input.iter().zip(&mut buffer[..n]) {
-            slot.write(pack(x, offset));
-        }
-        // SAFETY: the loop above wrote each of `buffer[..n]` (the zip is `n` long); a
-        // `MaybeUninit<P>` has the layout of `P`, so the written prefix is `n` valid `P`,
-        // borrowed from `buffer` for as long as the returned slice lives.
-        unsafe { core::slice::from_raw_parts(buffer.as_ptr().cast::<P>(), n) }
-    };
-    if steps <= PACK_BLOCKS {
-        let packed = pack_into(input);
+    if steps <= pack_blocks {
+        let packed = pack_into(buffer, input, offset, &pack);
         for (band, w) in blocks.chunks_exact(steps).enumerate() {
             finish(band, dot(w, packed, [0; BLOCK]), output);
         }
     } else {
         for (band, w) in blocks.chunks_exact(steps).enumerate() {
             let mut sums = [0; BLOCK];
-            for (w, x) in w.chunks(PACK_BLOCKS).zip(input.chunks(PACK_INPUTS)) {
-                sums = dot(w, pack_into(x), sums);
+            for (w, x) in w.chunks(pack_blocks).zip(input.chunks(pack_blocks * BLOCK)) {
+                sums = dot(w, pack_into(buffer, x, offset, &pack), sums);
             }
             finish(band, sums, output);
         }
     }
     true
+}
+
+/// Packs the whole blocks of `input` (as many as `buffer` holds) into `buffer`, and lends out
+/// the packed prefix.
+#[cfg(any(fmlp_dsp, target_arch = "x86_64"))]
+#[inline(always)]
+fn pack_into<'b, P: Copy>(
+    buffer: &'b mut [P],
+    input: &[i8],
+    offset: i32,
+    pack: &impl Fn(&[i8; BLOCK], i32) -> P,
+) -> &'b [P] {
+    let (input, _) = input.as_chunks::<BLOCK>();
+    let n = input.len().min(buffer.len());
+    for (x, slot) in input.iter().zip(&mut buffer[..n]) {
+        *slot = pack(x, offset);
+    }
+    &buffer[..n]
 }
 
 /// One step of [`dot_band`]: 4 packed inputs × 4 rows, 19 instructions.

@@ -533,8 +533,14 @@ fn bind_layer<'a>(
     }
     match bound.params() {
         Params::F32 { weights, bias } => check_finite(layer, weights.iter().chain(bias).copied())?,
-        Params::F16 { weights: halves, bias } => {
-            if weights[block.weights_used as usize..].iter().any(|&b| b != 0) {
+        Params::F16 {
+            weights: halves,
+            bias,
+        } => {
+            if weights[block.weights_used as usize..]
+                .iter()
+                .any(|&b| b != 0)
+            {
                 return Err(Error::NonZeroWeightPadding { layer });
             }
             // binary16 exponent all ones: infinity or NaN.

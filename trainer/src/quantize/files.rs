@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 
 use crate::atomic::write_atomic;
 use crate::data::Dataset;
-use crate::report::thousands;
 use crate::quantize::{Net, QuantizeError, Target, accuracy, predict, quantize};
+use crate::report::thousands;
 
 /// Training images int8 calibration runs through: the first of the training set. The
 /// validation images (the last 10,000 of the 60,000) and the test images are never used.
@@ -87,11 +87,8 @@ impl Comparison {
              |:--|:--|--:|--:|--:|--:|--:|\n",
         );
         let f = &self.f32;
-        let rows = std::iter::once(("f32", f)).chain(
-            self.quantized
-                .iter()
-                .map(|(t, q)| (t.storage().name(), q)),
-        );
+        let rows = std::iter::once(("f32", f))
+            .chain(self.quantized.iter().map(|(t, q)| (t.storage().name(), q)));
         for (storage, q) in rows {
             let _ = writeln!(
                 s,

@@ -108,11 +108,14 @@ pub fn quantize(
     }
 }
 
+/// One f32 layer's `(weights, bias)`, borrowed from the model file.
+pub type F32Layer<'m> = (&'m [f32], &'m [f32]);
+
 /// The `(weights, bias)` of every layer of an all-f32 model.
 ///
 /// # Errors
 /// [`QuantizeError::NotF32`] naming the first layer in another storage.
-pub fn f32_layers<'m>(model: &Model<'m>) -> Result<Vec<(&'m [f32], &'m [f32])>, QuantizeError> {
+pub fn f32_layers<'m>(model: &Model<'m>) -> Result<Vec<F32Layer<'m>>, QuantizeError> {
     model
         .layers()
         .iter()
@@ -191,7 +194,7 @@ fn to_int8(
     if calibration.is_empty() {
         return Err(QuantizeError::NoCalibrationImages);
     }
-    if calibration.len() % inputs != 0 {
+    if !calibration.len().is_multiple_of(inputs) {
         return Err(QuantizeError::CalibrationShape {
             inputs,
             found: calibration.len(),
