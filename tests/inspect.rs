@@ -19,6 +19,23 @@ fn inspect_shows_the_folded_bn_shape_and_parameter_count() {
 }
 
 #[test]
+fn inspect_shows_int8_storage_and_its_ram() {
+    let file = crate::quantized::quantized(Variant::Vanilla, trainer::quantize::Target::Int8);
+    let model = model_format::Model::from_bytes(&file).unwrap();
+    let text = describe(&model, file.len());
+    assert!(
+        text.contains("  0  dense  784 → 196  Relu     int8"),
+        "{text}"
+    );
+    assert!(text.contains("format version 2"), "{text}");
+    // Two int8 buffers of 784 values; the M4 kernel's packed input doubles that.
+    assert!(
+        text.contains("1,568 bytes of activation buffers, 3,136 on a Cortex-M4"),
+        "{text}"
+    );
+}
+
+#[test]
 fn inspect_refuses_truncated_and_corrupt_files_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     let good = trained(Variant::Vanilla).file.as_bytes();

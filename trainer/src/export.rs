@@ -49,8 +49,10 @@ pub enum ExportError {
 }
 
 /// What [`export`] wrote.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exported {
+    /// The file's bytes, as written.
+    pub file: AlignedBytes,
     /// Size of the file in bytes.
     pub bytes: u64,
     /// Parameters in the file (weights and biases, after BatchNorm folding).
@@ -135,6 +137,7 @@ pub fn export(
     })?;
     Ok(Exported {
         bytes: bytes.len() as u64,
+        file: bytes,
         params,
     })
 }

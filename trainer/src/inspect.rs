@@ -45,9 +45,17 @@ pub fn read_model(path: &Path) -> Result<AlignedBytes, InspectError> {
     Ok(bytes)
 }
 
-/// RAM the firmware needs for activations: two ping-pong buffers as wide as the widest layer.
-pub fn activation_ram_bytes(model: &Model<'_>) -> usize {
-    2 * model.max_width() * size_of::<f32>()
+/// RAM the firmware needs for activations: two ping-pong buffers as wide as the widest layer,
+/// of f32 for f32 and f16 models (`Scratch`), of bytes for int8 ones (`Int8Scratch`, which on
+/// a Cortex-M4 adds 2 bytes per value for its kernel's packed input). Returns
+/// `(bytes, bytes on a Cortex-M4)`.
+pub fn activation_ram_bytes(model: &Model<'_>) -> (usize, usize) {
+    let w = model.max_width();
+    if model.is_int8() {
+        (2 * w, 4 * w)
+    } else {
+        (2 * w * size_of::<f32>(), 2 * w * size_of::<f32>())
+    }
 }
 
 /// A human-readable description: provenance, layers, parameters, bytes, device RAM.
@@ -80,10 +88,11 @@ pub fn describe(model: &Model<'_>, file_bytes: usize) -> String {
     for (i, l) in model.layers().iter().enumerate() {
         let _ = writeln!(
             s,
-            "  {i}  dense {:>4} → {:<4} {:<8} {:>9} params",
+            "  {i}  dense {:>4} → {:<4} {:<8} {:<4} {:>9} params",
             l.inputs(),
             l.outputs(),
             format!("{:?}", l.activation()),
+            l.storage().name(),
             thousands(l.param_count() as u64)
         );
     }
@@ -94,16 +103,28 @@ pub fn describe(model: &Model<'_>, file_bytes: usize) -> String {
     );
     let _ = writeln!(
         s,
-        "file           {} bytes ({} bytes of f32 weights, read in place from flash)",
+        "file           {} bytes, format version {} (parameters read in place from flash)",
         thousands(file_bytes as u64),
-        thousands(model.param_count() as u64 * 4)
+        model.version()
     );
-    let _ = writeln!(
-        s,
-        "device RAM     {} bytes of activation buffers (firmware::Scratch<{}>)",
-        thousands(activation_ram_bytes(model) as u64),
-        model.max_width()
-    );
+    let (ram, ram_m4) = activation_ram_bytes(model);
+    let _ = if model.is_int8() {
+        writeln!(
+            s,
+            "device RAM     {} bytes of activation buffers, {} on a Cortex-M4 \
+             (firmware::Int8Scratch<{}>)",
+            thousands(ram as u64),
+            thousands(ram_m4 as u64),
+            model.max_width()
+        )
+    } else {
+        writeln!(
+            s,
+            "device RAM     {} bytes of activation buffers (firmware::Scratch<{}>)",
+            thousands(ram as u64),
+            model.max_width()
+        )
+    };
     let _ = writeln!(s, "classes        {}", model.class_names().join(", "));
     s
 }

@@ -25,6 +25,14 @@ pub enum RunError {
         /// The cause.
         source: crate::export::ExportError,
     },
+    /// Quantizing an exported model to f16 or int8 failed.
+    #[error("quantizing {name}")]
+    Quantize {
+        /// The model.
+        name: String,
+        /// The cause.
+        source: crate::quantize::QuantizeFileError,
+    },
     /// Writing histories or summaries failed.
     #[error(transparent)]
     Report(#[from] crate::report::ReportError),

@@ -1,4 +1,5 @@
-//! One model of the main job: train, evaluate, export, plot and record it in `OUT/NAME/`.
+//! One model of the main job: train, evaluate, export (f32, and quantized to f16 and int8), plot
+//! and record it in `OUT/NAME/`.
 
 use std::path::PathBuf;
 
@@ -9,7 +10,8 @@ use crate::export::{ExportInfo, export};
 use crate::job::error::RunError;
 use crate::model::spec::MlpSpec;
 use crate::plot::{plot_accuracy, plot_loss};
-use crate::report::{SummaryRow, write_history};
+use crate::quantize::{Comparison, Target, quantize_to_files};
+use crate::report::{Quantized, SummaryRow, write_history};
 use crate::training::{Checkpointing, History, Progress, TestScore, TrainConfig, evaluate, train};
 
 /// The settings every model of a job shares.
@@ -97,20 +99,68 @@ pub fn run_one(
             }
         })?;
 
+    let quantized = quantize_to_files(
+        &model_path,
+        &exported.file,
+        &Target::ALL,
+        |t| dir.join(format!("model-{}.fmlp", t.storage().name())),
+        train_set,
+        test_set,
+    )
+    .map_err(|source| RunError::Quantize {
+        name: spec.name.clone(),
+        source,
+    })?;
+    progress.line(&quantized_line(&spec.name, &quantized));
+
     write_history(&outcome.history, &dir)?;
     plot_accuracy(&outcome.history, &test, &dir.join("accuracy.png"))?;
     plot_loss(&outcome.history, &test, &dir.join("loss.png"))?;
-    let row = SummaryRow::from_run(
+    let mut row = SummaryRow::from_run(
         &outcome.history,
         &test,
         outcome.params,
         exported.params,
         exported.bytes,
     )?;
+    row.quantized = summary_of(&quantized);
     Ok(ModelRun {
         history: outcome.history,
         test,
         row,
         model_path,
     })
+}
+
+/// One line per model after quantizing: each file's size and test accuracy.
+fn quantized_line(name: &str, c: &Comparison) -> String {
+    let parts: Vec<String> = std::iter::once(("f32", &c.f32))
+        .chain(c.quantized.iter().map(|(t, s)| (t.storage().name(), s)))
+        .map(|(storage, s)| {
+            format!(
+                "{storage} {} bytes, test accuracy {:.4}",
+                s.bytes, s.test_accuracy
+            )
+        })
+        .collect();
+    format!("{name}: {}", parts.join("; "))
+}
+
+/// The summary table's view of the quantized files.
+fn summary_of(c: &Comparison) -> Quantized {
+    let mut q = Quantized::default();
+    for (target, s) in &c.quantized {
+        match target {
+            Target::F16 => {
+                q.f16_bytes = Some(s.bytes);
+                q.f16_test_accuracy = Some(s.test_accuracy);
+            }
+            Target::Int8 => {
+                q.int8_bytes = Some(s.bytes);
+                q.int8_test_accuracy = Some(s.test_accuracy);
+                q.int8_agreement = Some(s.agreement);
+            }
+        }
+    }
+    q
 }

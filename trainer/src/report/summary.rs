@@ -35,6 +35,24 @@ pub struct SummaryRow {
     pub notebook_test_accuracy: Option<f64>,
     /// Size of the exported model file in bytes.
     pub model_bytes: u64,
+    /// The f16 and int8 files quantized from it, if any.
+    #[serde(default)]
+    pub quantized: Quantized,
+}
+
+/// The quantized files of one model: sizes and test accuracies.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Quantized {
+    /// Size of `model-f16.fmlp` in bytes.
+    pub f16_bytes: Option<u64>,
+    /// Its test accuracy.
+    pub f16_test_accuracy: Option<f64>,
+    /// Size of `model-int8.fmlp` in bytes.
+    pub int8_bytes: Option<u64>,
+    /// Its test accuracy.
+    pub int8_test_accuracy: Option<f64>,
+    /// Share of the test images where the int8 file's class is the f32 file's.
+    pub int8_agreement: Option<f64>,
 }
 
 impl SummaryRow {
@@ -77,6 +95,7 @@ impl SummaryRow {
             test_accuracy: test.accuracy,
             notebook_test_accuracy: history.spec.reference_test_accuracy,
             model_bytes,
+            quantized: Quantized::default(),
         })
     }
 }
@@ -96,7 +115,7 @@ pub fn thousands(n: u64) -> String {
 }
 
 /// Column headers of [`summary_markdown`]; `true` marks a right-aligned (numeric) column.
-const MD_COLUMNS: [(&str, bool); 11] = [
+const MD_COLUMNS: [(&str, bool); 16] = [
     ("variant", false),
     ("params trained", true),
     ("params exported", true),
@@ -108,6 +127,11 @@ const MD_COLUMNS: [(&str, bool); 11] = [
     ("notebook test acc", true),
     ("Δ vs notebook", true),
     ("model bytes", true),
+    ("f16 bytes", true),
+    ("f16 test acc", true),
+    ("int8 bytes", true),
+    ("int8 test acc", true),
+    ("int8 = f32 class", true),
 ];
 
 /// The rows as a GitHub markdown table, padded so it also reads well in a terminal.
@@ -117,7 +141,7 @@ const MD_COLUMNS: [(&str, bool); 11] = [
 /// three), seconds two. A missing notebook figure shows as `n/a`.
 #[must_use]
 pub fn summary_markdown(rows: &[SummaryRow]) -> String {
-    let cells: Vec<[String; 11]> = rows
+    let cells: Vec<[String; 16]> = rows
         .iter()
         .map(|r| {
             let usize_cell = |n: usize| thousands(u64::try_from(n).unwrap_or(u64::MAX));
@@ -137,6 +161,13 @@ pub fn summary_markdown(rows: &[SummaryRow]) -> String {
                     |a| format!("{:+.3}", r.test_accuracy - a),
                 ),
                 thousands(r.model_bytes),
+                opt(r.quantized.f16_bytes, thousands),
+                opt(r.quantized.f16_test_accuracy, |a| format!("{a:.4}")),
+                opt(r.quantized.int8_bytes, thousands),
+                opt(r.quantized.int8_test_accuracy, |a| format!("{a:.4}")),
+                opt(r.quantized.int8_agreement, |a| {
+                    format!("{:.2} %", 100.0 * a)
+                }),
             ]
         })
         .collect();
@@ -171,8 +202,13 @@ pub fn summary_markdown(rows: &[SummaryRow]) -> String {
     out
 }
 
+/// `n/a` for a missing value, else `f` of it.
+fn opt<T>(value: Option<T>, f: impl Fn(T) -> String) -> String {
+    value.map_or_else(|| "n/a".to_owned(), f)
+}
+
 /// Appends one padded table row; `align` right-aligns the numeric columns.
-fn push_md_row(out: &mut String, cells: &[String; 11], widths: &[usize; 11], align: bool) {
+fn push_md_row(out: &mut String, cells: &[String; 16], widths: &[usize; 16], align: bool) {
     out.push('|');
     for ((cell, w), (_, right)) in cells.iter().zip(widths).zip(MD_COLUMNS) {
         // Writing to a String cannot fail.
@@ -187,7 +223,8 @@ fn push_md_row(out: &mut String, cells: &[String; 11], widths: &[usize; 11], ali
 
 /// Header line of [`summary_csv`], the [`SummaryRow`] field names in order.
 pub const SUMMARY_CSV_HEADER: &str = "variant,params_trained,params_exported,seconds_per_epoch,\
-best_val_accuracy,final_val_accuracy,test_loss,test_accuracy,notebook_test_accuracy,model_bytes";
+best_val_accuracy,final_val_accuracy,test_loss,test_accuracy,notebook_test_accuracy,model_bytes,\
+f16_bytes,f16_test_accuracy,int8_bytes,int8_test_accuracy,int8_agreement";
 
 /// The rows as CSV: plain integers, floats in shortest round-trip form, an empty
 /// `notebook_test_accuracy` when there is none, variant names quoted when they need it.
@@ -200,10 +237,12 @@ pub fn summary_csv(rows: &[SummaryRow]) -> String {
             .notebook_test_accuracy
             .map(|a| a.to_string())
             .unwrap_or_default();
+        let q = &r.quantized;
+        let cell = |v: Option<String>| v.unwrap_or_default();
         // Writing to a String cannot fail.
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             csv_field(&r.name),
             r.params_trained,
             r.params_exported,
@@ -213,7 +252,12 @@ pub fn summary_csv(rows: &[SummaryRow]) -> String {
             r.test_loss,
             r.test_accuracy,
             notebook,
-            r.model_bytes
+            r.model_bytes,
+            cell(q.f16_bytes.map(|v| v.to_string())),
+            cell(q.f16_test_accuracy.map(|v| v.to_string())),
+            cell(q.int8_bytes.map(|v| v.to_string())),
+            cell(q.int8_test_accuracy.map(|v| v.to_string())),
+            cell(q.int8_agreement.map(|v| v.to_string())),
         );
     }
     out

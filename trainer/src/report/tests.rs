@@ -5,8 +5,8 @@ use std::fs;
 use crate::report::error::ReportError;
 use crate::report::history::{HISTORY_CSV, HISTORY_JSON, read_history, write_history};
 use crate::report::summary::{
-    SUMMARY_CSV, SUMMARY_CSV_HEADER, SUMMARY_MD, SummaryRow, summary_csv, summary_markdown,
-    thousands, write_summary,
+    Quantized, SUMMARY_CSV, SUMMARY_CSV_HEADER, SUMMARY_MD, SummaryRow, summary_csv,
+    summary_markdown, thousands, write_summary,
 };
 use crate::training::history::{EpochRecord, History, TestScore};
 use crate::variant::Variant;
@@ -23,6 +23,7 @@ fn row(name: &str, notebook: Option<f64>) -> SummaryRow {
         test_accuracy: 0.0,
         notebook_test_accuracy: notebook,
         model_bytes: 0,
+        quantized: Quantized::default(),
     }
 }
 
@@ -39,6 +40,13 @@ fn rows() -> Vec<SummaryRow> {
             test_loss: 0.41264,
             test_accuracy: 0.8823,
             model_bytes: 656_180,
+            quantized: Quantized {
+                f16_bytes: Some(328_780),
+                f16_test_accuracy: Some(0.8821),
+                int8_bytes: Some(168_840),
+                int8_test_accuracy: Some(0.8809),
+                int8_agreement: Some(0.9931),
+            },
             ..row("vanilla", Some(0.881))
         },
         SummaryRow {
@@ -68,18 +76,18 @@ fn rows() -> Vec<SummaryRow> {
 
 // Typed by hand from the rows above: widths are the longer of header and widest cell.
 const GOLDEN_MD: &str = "\
-| variant    | params trained | params exported | s/epoch (median) | best val acc | final val acc | test loss | test acc | notebook test acc | Δ vs notebook | model bytes |
-|:-----------|---------------:|----------------:|-----------------:|-------------:|--------------:|----------:|---------:|------------------:|--------------:|------------:|
-| vanilla    |        164,013 |         164,013 |             4.26 |       0.8906 |        0.8850 |    0.4126 |   0.8823 |             0.881 |        +0.001 |     656,180 |
-| bn_dropout |        165,293 |         164,013 |            12.50 |       0.7820 |        0.7717 |    0.6460 |   0.7601 |             0.768 |        -0.008 |     656,180 |
-| tiny,v2    |            999 |           1,000 |             0.50 |       0.5000 |        0.2500 |    1.0000 |   0.1250 |               n/a |           n/a |   1,234,567 |
+| variant    | params trained | params exported | s/epoch (median) | best val acc | final val acc | test loss | test acc | notebook test acc | Δ vs notebook | model bytes | f16 bytes | f16 test acc | int8 bytes | int8 test acc | int8 = f32 class |
+|:-----------|---------------:|----------------:|-----------------:|-------------:|--------------:|----------:|---------:|------------------:|--------------:|------------:|----------:|-------------:|-----------:|--------------:|-----------------:|
+| vanilla    |        164,013 |         164,013 |             4.26 |       0.8906 |        0.8850 |    0.4126 |   0.8823 |             0.881 |        +0.001 |     656,180 |   328,780 |       0.8821 |    168,840 |        0.8809 |          99.31 % |
+| bn_dropout |        165,293 |         164,013 |            12.50 |       0.7820 |        0.7717 |    0.6460 |   0.7601 |             0.768 |        -0.008 |     656,180 |       n/a |          n/a |        n/a |           n/a |              n/a |
+| tiny,v2    |            999 |           1,000 |             0.50 |       0.5000 |        0.2500 |    1.0000 |   0.1250 |               n/a |           n/a |   1,234,567 |       n/a |          n/a |        n/a |           n/a |              n/a |
 ";
 
 const GOLDEN_CSV: &str = "\
-variant,params_trained,params_exported,seconds_per_epoch,best_val_accuracy,final_val_accuracy,test_loss,test_accuracy,notebook_test_accuracy,model_bytes
-vanilla,164013,164013,4.2567,0.8906,0.885,0.41264,0.8823,0.881,656180
-bn_dropout,165293,164013,12.5,0.782,0.7717,0.646,0.7601,0.768,656180
-\"tiny,v2\",999,1000,0.5,0.5,0.25,1,0.125,,1234567
+variant,params_trained,params_exported,seconds_per_epoch,best_val_accuracy,final_val_accuracy,test_loss,test_accuracy,notebook_test_accuracy,model_bytes,f16_bytes,f16_test_accuracy,int8_bytes,int8_test_accuracy,int8_agreement
+vanilla,164013,164013,4.2567,0.8906,0.885,0.41264,0.8823,0.881,656180,328780,0.8821,168840,0.8809,0.9931
+bn_dropout,165293,164013,12.5,0.782,0.7717,0.646,0.7601,0.768,656180,,,,,
+\"tiny,v2\",999,1000,0.5,0.5,0.25,1,0.125,,1234567,,,,,
 ";
 
 #[test]
