@@ -187,6 +187,9 @@ fn time_onnxruntime(python: &std::ffi::OsStr, dir: &Path, shape: Shape) -> OrtTi
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
+    // The script's own report (both int8 forms, the call floor, top-1 as a sanity check) goes
+    // to the log; the table below uses its RESULT line.
+    eprint!("{stdout}");
     let field = |key: &str| {
         stdout
             .lines()
