@@ -81,9 +81,9 @@ fn run() -> Result<(), String> {
         }
         models.push(path);
     }
-    // Cargo passes `--bench` and whatever follows `--` (also to the criterion benchmark, whose
-    // filters this one ignores): `.fmlp` files are extra models, relative to the workspace root
-    // (cargo runs benchmarks in the package directory).
+    // Cargo passes `--bench` and whatever follows `--` (also to the package's other
+    // benchmarks, whose filters this one ignores): `.fmlp` files are extra models, relative to
+    // the workspace root (cargo runs benchmarks in the package directory).
     models.extend(
         env::args()
             .skip(1)

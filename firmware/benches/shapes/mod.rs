@@ -1,5 +1,6 @@
 //! Benchmark models: the trainer's vanilla and dropout shapes with **seeded, untrained**
-//! weights, shared by the host benchmark (`classify.rs`) and the Cortex-M4 one (`m4.rs`).
+//! weights, shared by the Cortex-M4 benchmark (`m4.rs`) and the host one
+//! (`tests/benches/classify.rs`, which includes this file by path).
 //!
 //! Timing does not depend on the trained values: the dense kernel has no data-dependent branch,
 //! ReLU and arg-max compare, softmax runs micromath's `exp` on ten values, and neither these

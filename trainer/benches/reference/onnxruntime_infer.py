@@ -26,6 +26,15 @@ on a graph with a single Identity node (the same 784 floats in), i.e. the per-ca
 Python and the binding; ort_net_us = ort_median_us - ort_floor_us is the estimate of
 onnxruntime's own time per image to compare with a Rust loop.
 
+Unless --no-int8 is given, the same f32 graph is then quantized by onnxruntime itself
+(onnxruntime.quantization.quantize_static: int8 weights per output channel, activation ranges
+by min/max over the first --calibration training images, pixels scaled as above, the way
+`trainer quantize` calibrates ours) in both of its graph forms, QDQ with int8 activations and
+QOperator with uint8 activations (the pairing each is fast with on x86-64), and each is timed
+through IOBinding like the f32 graph. ort_int8_qdq_net_us and ort_int8_qop_net_us are their net
+times; ort_int8_format and ort_int8_net_us name the faster of the two in this run, the one to
+compare our int8 file with.
+
 Top-1 accuracy on the timed images is printed as a sanity check of the decoder and the graph.
 
 Example:
@@ -34,8 +43,10 @@ Example:
 """
 
 import argparse
+import logging
 import struct
 import sys
+import tempfile
 import time
 import zlib
 from pathlib import Path
@@ -44,6 +55,8 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
+from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat,
+                                      QuantType, quantize_static)
 
 from fashion_idx import (DEFAULT_DATA, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC,
                          read_idx)
@@ -55,6 +68,16 @@ ACTIVATIONS = ("none", "relu", "softmax")  # postcard enum tags 0, 1, 2
 ROW_MAJOR_OUT_IN = 0
 ONNX_OPSET = 17
 ONNX_IR_VERSION = 8
+# onnxruntime's two int8 graph forms, each with the activation type its x86-64 kernels are
+# fast for: QuantizeLinear/DequantizeLinear pairs around float ops, which the session fuses into
+# integer kernels, with int8 activations (S8S8, as TFLite and our firmware); or integer
+# operators written out (QGemm, QLinearSoftmax) with uint8 activations (U8S8: with int8
+# activations quantize_static warns "bad performance on x64", and it measured 10x slower here).
+# Weights are int8 in both.
+INT8_FORMATS = {
+    "int8 QDQ": (QuantFormat.QDQ, QuantType.QInt8),
+    "int8 QOp": (QuantFormat.QOperator, QuantType.QUInt8),
+}
 
 
 class FormatError(ValueError):
@@ -263,20 +286,71 @@ def time_bound(session, values, outputs, iters, warmup):
     return time_calls(run_bound, values, iters, warmup)
 
 
+class Calibration(CalibrationDataReader):
+    """Feeds quantize_static the calibration images, one [1, 784] float32 array at a time."""
+
+    def __init__(self, images):
+        self.images = iter(images)
+
+    def get_next(self):
+        x = next(self.images, None)
+        return None if x is None else {"pixels": x}
+
+
+def int8_graph(proto, calibration, quant_format, activation_type):
+    """onnxruntime's own static quantization of `proto`: int8 weights symmetric per output
+    channel, activations of `activation_type` with ranges by min/max over the calibration
+    images (as our quantizer does), in the given QuantFormat (QDQ or QOperator)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        f32_path, int8_path = Path(tmp) / "f32.onnx", Path(tmp) / "int8.onnx"
+        onnx.save(proto, f32_path)
+        # quantize_static advises quant_pre_process (shape inference, constant folding): a
+        # chain of Gemms has nothing for it to do, so the advice is silenced.
+        logging.disable(logging.WARNING)
+        quantize_static(f32_path, int8_path, Calibration(calibration),
+                        quant_format=quant_format, per_channel=True,
+                        activation_type=activation_type, weight_type=QuantType.QInt8,
+                        calibrate_method=CalibrationMethod.MinMax)
+        logging.disable(logging.NOTSET)
+        return onnx.load(int8_path)
+
+
+def bench_graph(name, proto, values, classes, iters, warmup):
+    """Times one graph through IOBinding; returns its median (µs) and session."""
+    session = single_threaded_session(proto)
+    return summary(name, time_bound(session, values, classes, iters, warmup)), session
+
+
+def predictions(session, images):
+    return np.array([session.run(None, {"pixels": x})[0].argmax() for x in images])
+
+
 def bench_onnxruntime(model, images, iters, warmup):
     """Times onnxruntime through IOBinding and through run(), and the IOBinding call floor
     (an Identity graph); returns the three medians (µs) and the predicted classes."""
-    session = single_threaded_session(onnx_graph(model))
     values = [ort.OrtValue.ortvalue_from_numpy(x) for x in images]
     classes = len(model["class_names"])
-    bound_us = summary("ort binding", time_bound(session, values, classes, iters, warmup))
+    bound_us, session = bench_graph("ort binding", onnx_graph(model), values, classes,
+                                    iters, warmup)
     floor = single_threaded_session(identity_graph(images[0].size))
     floor_us = summary("ort floor", time_bound(floor, values, images[0].size, iters, warmup))
     # The ordinary API: a numpy array in, a new numpy array out.
     run_us = summary("ort run()", time_calls(
         lambda x: session.run(None, {"pixels": x}), images, iters, warmup))
-    predicted = np.array([session.run(None, {"pixels": x})[0].argmax() for x in images])
-    return bound_us, floor_us, run_us, predicted
+    return bound_us, floor_us, run_us, predictions(session, images)
+
+
+def bench_int8(model, images, calibration, iters, warmup):
+    """Times onnxruntime's statically quantized int8 graph in each QuantFormat through
+    IOBinding; returns {format name: (median µs, predicted classes)}."""
+    values = [ort.OrtValue.ortvalue_from_numpy(x) for x in images]
+    classes = len(model["class_names"])
+    timings = {}
+    for name, (quant_format, activation_type) in INT8_FORMATS.items():
+        proto = int8_graph(onnx_graph(model), calibration, quant_format, activation_type)
+        us, session = bench_graph(f"ort {name}", proto, values, classes, iters, warmup)
+        timings[name] = (us, predictions(session, images))
+    return timings
 
 
 def bench_torch(torch, model, images, iters, warmup):
@@ -316,6 +390,11 @@ def parse_args(argv):
                         help="directory of the gzip IDX files (default: %(default)s)")
     parser.add_argument("--images", type=positive_int, default=1000,
                         help="first N test images, cycled through (default: 1000)")
+    parser.add_argument("--calibration", type=positive_int, default=1000,
+                        help="int8: calibrate on the first N training images, as `trainer "
+                             "quantize` does (default: 1000)")
+    parser.add_argument("--no-int8", action="store_true",
+                        help="skip onnxruntime's int8 versions of the model")
     parser.add_argument("--iters", type=positive_int, default=20_000,
                         help="timed calls per runtime, after a warm-up of a tenth as many "
                              "(at least 1000) (default: 20000)")
@@ -347,6 +426,20 @@ def main(argv):
               f"ort_floor_us={floor_us:.2f} ort_net_us={ort_us - floor_us:.2f} "
               f"ort_run_median_us={ort_run_us:.2f}")
     accuracy = f"top-1 on these images: onnxruntime {np.mean(ort_pred == labels):.4f}"
+    if not args.no_int8:
+        train = read_idx(args.data / "train-images-idx3-ubyte.gz", IDX_IMAGES_MAGIC)
+        calibration = [np.ascontiguousarray(p.reshape(1, inputs).astype(np.float32) * scale)
+                       for p in train[:args.calibration]]
+        int8 = bench_int8(model, images, calibration, args.iters, warmup)
+        for name, (us, pred) in int8.items():
+            key = name.split()[1].lower()
+            result += f" ort_int8_{key}_median_us={us:.2f} ort_int8_{key}_net_us={us - floor_us:.2f}"
+            accuracy += (f", {name} {np.mean(pred == labels):.4f} "
+                         f"(argmax agreement with f32 {np.mean(pred == ort_pred):.4f})")
+        # The faster form is the one an onnxruntime user would ship: compare with that.
+        best = min(int8, key=lambda name: int8[name][0])
+        result += (f" ort_int8_format={best.split()[1]} "
+                   f"ort_int8_net_us={int8[best][0] - floor_us:.2f}")
     try:
         import torch
     except ImportError:
