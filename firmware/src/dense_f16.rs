@@ -53,7 +53,25 @@ pub fn widen_f16(h: u16) -> f32 {
     #[cfg(fmlp_fp16)]
     return crate::dsp::widen_f16(h);
     #[cfg(not(fmlp_fp16))]
-    f16_to_f32(h)
+    widen_portable(h)
+}
+
+/// [`f16_to_f32`] without a branch for finite values, so a loop of it vectorises: the 15 bits
+/// of magnitude, shifted into an `f32`'s exponent and mantissa, are the value times 2^-112
+/// (a binary16 subnormal lands on an `f32` subnormal, also exactly), and multiplying by 2^112
+/// is exact. Infinities and NaNs (which no checked model holds) take [`f16_to_f32`].
+#[cfg(not(fmlp_fp16))]
+#[inline(always)]
+fn widen_portable(h: u16) -> f32 {
+    /// 2^112, the difference of the two formats' exponent biases (127 − 15).
+    const BIAS_SHIFT: f32 = f32::from_bits((127 + 112) << 23);
+    let magnitude = f32::from_bits(u32::from(h & 0x7fff) << 13) * BIAS_SHIFT;
+    let finite = f32::from_bits(magnitude.to_bits() | u32::from(h & 0x8000) << 16);
+    if h & 0x7c00 == 0x7c00 {
+        f16_to_f32(h)
+    } else {
+        finite
+    }
 }
 
 /// `output[o] = bias[o] + Σ_i f32(weights[o][i]) · input[i]`, bit for bit
@@ -125,6 +143,10 @@ mod tests {
             assert_eq!(got.to_bits(), want.to_bits(), "{h:#06x}");
         }
         assert_eq!(nans, 2 * 1023);
+        // The kernel's widening (the branch-free one on hosts) gives the same bits everywhere.
+        for h in 0..=u16::MAX {
+            assert_eq!(widen_f16(h).to_bits(), f16_to_f32(h).to_bits(), "{h:#06x}");
+        }
         // Landmarks: 1.0, −2.0, the largest normal 65504, the smallest subnormal 2^-24, −0.
         assert_eq!(f16_to_f32(0x3c00), 1.0);
         assert_eq!(f16_to_f32(0xc000), -2.0);

@@ -75,21 +75,7 @@ pub fn run_one(
         spec.name, test.loss, test.accuracy
     ));
 
-    let info = ExportInfo {
-        seed: config.seed,
-        epochs: outcome.history.epochs.len() as u32,
-        test_accuracy: test.accuracy,
-        note: format!(
-            "trainer {} (burn 0.21, ndarray); batch {}, Adam lr {} eps {:e}; {} training images; BatchNorm folded",
-            env!("CARGO_PKG_VERSION"),
-            config.batch_size,
-            config.learning_rate,
-            config.epsilon,
-            config
-                .train_limit
-                .map_or(train_set.len(), |n| n.min(train_set.len())),
-        ),
-    };
+    let info = export_info(config, &outcome.history, &test, train_set.len());
     let model_path = dir.join("model.fmlp");
     let exported =
         export(spec, &outcome.model.snapshot(), &info, &model_path).map_err(|source| {
@@ -99,18 +85,7 @@ pub fn run_one(
             }
         })?;
 
-    let quantized = quantize_to_files(
-        &model_path,
-        &exported.file,
-        &Target::ALL,
-        |t| dir.join(format!("model-{}.fmlp", t.storage().name())),
-        train_set,
-        test_set,
-    )
-    .map_err(|source| RunError::Quantize {
-        name: spec.name.clone(),
-        source,
-    })?;
+    let quantized = quantize_exported(spec, &model_path, &exported.file, train_set, test_set)?;
     progress.line(&quantized_line(&spec.name, &quantized));
 
     write_history(&outcome.history, &dir)?;
@@ -129,6 +104,54 @@ pub fn run_one(
         test,
         row,
         model_path,
+    })
+}
+
+/// The provenance written into the model file.
+fn export_info(
+    config: &TrainConfig,
+    history: &History,
+    test: &TestScore,
+    train_images: usize,
+) -> ExportInfo {
+    ExportInfo {
+        seed: config.seed,
+        epochs: history.epochs.len() as u32,
+        test_accuracy: test.accuracy,
+        note: format!(
+            "trainer {} (burn 0.21, ndarray); batch {}, Adam lr {} eps {:e}; {} training images; BatchNorm folded",
+            env!("CARGO_PKG_VERSION"),
+            config.batch_size,
+            config.learning_rate,
+            config.epsilon,
+            config
+                .train_limit
+                .map_or(train_images, |n| n.min(train_images)),
+        ),
+    }
+}
+
+/// Writes `model-f16.fmlp` and `model-int8.fmlp` beside the exported `model_path` and scores
+/// all three files on the test set.
+fn quantize_exported(
+    spec: &MlpSpec,
+    model_path: &std::path::Path,
+    file: &[u8],
+    train_set: &Dataset,
+    test_set: &Dataset,
+) -> Result<Comparison, RunError> {
+    let dir = model_path.parent().unwrap_or(std::path::Path::new("."));
+    quantize_to_files(
+        model_path,
+        file,
+        &Target::ALL,
+        |t| dir.join(format!("model-{}.fmlp", t.storage().name())),
+        train_set,
+        test_set,
+    )
+    .map_err(|source| RunError::Quantize {
+        name: spec.name.clone(),
+        source,
     })
 }
 
