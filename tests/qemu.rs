@@ -35,8 +35,9 @@ const MICROBIT_IMAGES: usize = 16;
 /// RAM goal on mps2-an386 with `Scratch`: static RAM plus stack high-water. The board program
 /// holds a `Scratch<784>` (6,272 bytes, which every storage can run in) and the checked model
 /// view (about 0.5 KiB, held by `main` while `classify_all` runs); measured 8,276 bytes for
-/// f32, 8,448 for f16 and 8,552 for int8 (whose M4 kernel packs its input inside the scratch).
-/// A model view or kernel frame that grew by a few hundred bytes would fail this.
+/// f32, 8,448 for f16 and 8,552 for int8 (whose M4 kernel packs its input inside the scratch),
+/// 7,808 (f32 shape) and 8,084 (int8) once decoding stopped copying the view. A model view or
+/// kernel frame that grew by a few hundred bytes would fail this.
 const M4_RAM_BUDGET: usize = 8_704;
 /// RAM goal on mps2-an386 for an int8 model in `Int8Scratch<784>` (3,136 bytes: two int8
 /// buffers and the DSP kernel's packed input) and the ~1.7 KiB the decoder and the model view

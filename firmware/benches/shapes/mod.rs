@@ -15,6 +15,13 @@ use model_format::{
     Quant, block_int8, encode,
 };
 
+/// The input contract of every benchmark model: 28 × 28 pixels divided by 255.
+const INPUT: InputSpec = InputSpec {
+    width: 28,
+    height: 28,
+    scale: 1.0 / 255.0,
+};
+
 /// A benchmark model shape.
 #[derive(Debug, Clone, Copy)]
 pub struct Shape {
@@ -79,22 +86,26 @@ impl Shape {
                 )
             })
             .collect();
-        let names = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+        self.encode(
+            seed,
+            "untrained: seeded Glorot-uniform weights for benchmarks",
+            &layers,
+        )
+    }
+
+    /// The model file of `layers`, with the Fashion-MNIST input contract and digit class names.
+    fn encode(&self, seed: u64, note: &str, layers: &[LayerSpec<'_>]) -> AlignedBytes {
         encode(&ModelSpec {
             variant: self.name,
             provenance: Provenance {
                 seed,
                 epochs: 0,
                 test_accuracy: 0.0,
-                note: "untrained: seeded Glorot-uniform weights for benchmarks",
+                note,
             },
-            input: InputSpec {
-                width: 28,
-                height: 28,
-                scale: 1.0 / 255.0,
-            },
-            class_names: &names,
-            layers: &layers,
+            input: INPUT,
+            class_names: &["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
+            layers,
         })
         .expect("benchmark model encodes")
     }
@@ -107,13 +118,8 @@ impl Shape {
     /// keeps ReLU's clamp exercised on both sides).
     pub fn model_int8(&self, seed: u64) -> AlignedBytes {
         let mut rng = SplitMix64(seed);
-        let input = InputSpec {
-            width: 28,
-            height: 28,
-            scale: 1.0 / 255.0,
-        };
         let sides: Vec<usize> = self.sides.iter().map(|&s| s as usize).collect();
-        let mut quants = vec![input.int8_quant()];
+        let mut quants = vec![INPUT.int8_quant()];
         let mut owned = Vec::new();
         for (k, s) in sides.windows(2).enumerate() {
             let (inputs, outputs) = (s[0], s[1]);
@@ -166,19 +172,11 @@ impl Shape {
                 },
             )
             .collect();
-        encode(&ModelSpec {
-            variant: self.name,
-            provenance: Provenance {
-                seed,
-                epochs: 0,
-                test_accuracy: 0.0,
-                note: "untrained: seeded int8 weights for benchmarks",
-            },
-            input,
-            class_names: &["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
-            layers: &layers,
-        })
-        .expect("benchmark int8 model encodes")
+        self.encode(
+            seed,
+            "untrained: seeded int8 weights for benchmarks",
+            &layers,
+        )
     }
 }
 
