@@ -4,17 +4,22 @@
 //! With `kernel-bench` (and not `board`) it prepares the kernel benchmark program
 //! (`src/bin/kernels.rs`): see the `kernels` module below.
 //!
-//! With `board` it prepares the QEMU program (`src/bin/qemu.rs`, thumbv7em only):
-//! - links the bins with cortex-m-rt's `link.x` and this crate's `memory.x` (mps2-an386). The
-//!   `-Tlink.x` argument lives here rather than in `.cargo/config.toml` `rustflags`, because a
-//!   `RUSTFLAGS` variable silently replaces those, and an image linked without `link.x` has no
-//!   vector table;
-//! - copies the model named by `FMLP_MODEL` to `$OUT_DIR/model.fmlp`;
-//! - copies the first `FMLP_IMAGES` (default 256) Fashion-MNIST test images and labels to
-//!   `$OUT_DIR/images.bin` (784 bytes each) and `$OUT_DIR/labels.bin`, and writes their count to
-//!   `$OUT_DIR/embedded.rs`. The data directory is `$FASHION_MNIST_DIR` when set (and then only
-//!   that one), else the first of `data/fashion-mnist` (workspace root) and
-//!   `/usr/share/datasets/fashion-mnist` that holds the two t10k files.
+//! With `board` it prepares the QEMU program (`src/bin/qemu.rs`) for the target's machine:
+//! `thumbv7em-none-eabihf` runs on `mps2-an386` (Cortex-M4F), `thumbv6m-none-eabi` on
+//! `microbit` (nRF51, Cortex-M0). It
+//! - links the bins with cortex-m-rt's `link.x` and that machine's memory map (`memory.x`,
+//!   `memory-microbit.x`). The `-Tlink.x` argument lives here rather than in
+//!   `.cargo/config.toml` `rustflags`, because a `RUSTFLAGS` variable silently replaces those,
+//!   and an image linked without `link.x` has no vector table;
+//! - copies the model named by `FMLP_MODEL` to `$OUT_DIR/model.fmlp`, after checking that it
+//!   decodes and that it and the images fit the machine's flash;
+//! - copies the first `FMLP_IMAGES` (default 256 on mps2-an386, 16 on microbit) Fashion-MNIST
+//!   test images and labels to `$OUT_DIR/images.bin` (784 bytes each) and `$OUT_DIR/labels.bin`,
+//!   and writes to `$OUT_DIR/embedded.rs` their count and `ModelScratch`, the scratch the
+//!   program classifies in: `Int8Scratch` for an int8 model, `Scratch` otherwise, or `Scratch`
+//!   for every model with `FMLP_SCRATCH=general`. The data directory is `$FASHION_MNIST_DIR`
+//!   when set (and then only that one), else the first of `data/fashion-mnist` (workspace root)
+//!   and `/usr/share/datasets/fashion-mnist` that holds the two t10k files.
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
@@ -168,14 +173,47 @@ mod board {
         TEST_IMAGES, TEST_IMAGES_FILE, TEST_LABELS_FILE,
     };
     use idx::{find_dir, read_images, read_labels};
+    use model_format::{AlignedBytes, Model};
 
     const MODEL_VAR: &str = "FMLP_MODEL";
     const COUNT_VAR: &str = "FMLP_IMAGES";
-    const DEFAULT_COUNT: usize = 256;
-    /// The code memory of mps2-an386 (see `memory.x`).
-    const FLASH_BYTES: usize = 4 << 20;
-    /// Room left in flash for the vector table, code and other constants.
-    const CODE_RESERVE: usize = 256 << 10;
+    const SCRATCH_VAR: &str = "FMLP_SCRATCH";
+
+    /// A QEMU machine the board program is built for, by Rust target.
+    struct Machine {
+        target: &'static str,
+        /// QEMU's `-machine` name.
+        name: &'static str,
+        /// Its memory map, in this crate's directory.
+        memory: &'static str,
+        /// Code memory (flash) in bytes, as the memory map gives it.
+        flash: usize,
+        /// Flash kept for the vector table, code and other constants.
+        code_reserve: usize,
+        /// Images embedded when `FMLP_IMAGES` is not set.
+        default_images: usize,
+    }
+
+    const MACHINES: [Machine; 2] = [
+        Machine {
+            target: "thumbv7em-none-eabihf",
+            name: "mps2-an386",
+            memory: "memory.x",
+            flash: 4 << 20,
+            code_reserve: 256 << 10,
+            default_images: 256,
+        },
+        Machine {
+            target: "thumbv6m-none-eabi",
+            name: "microbit",
+            memory: "memory-microbit.x",
+            flash: 256 << 10,
+            // The M0 program measured 29.7 KiB of vectors, code and other constants (int8
+            // vanilla model, `Int8Scratch`).
+            code_reserve: 40 << 10,
+            default_images: 16,
+        },
+    ];
 
     pub fn main() {
         if let Err(message) = run() {
@@ -185,49 +223,42 @@ mod board {
     }
 
     fn run() -> Result<(), String> {
-        for var in [MODEL_VAR, COUNT_VAR, DIR_ENV_VAR] {
+        for var in [MODEL_VAR, COUNT_VAR, SCRATCH_VAR, DIR_ENV_VAR] {
             println!("cargo:rerun-if-env-changed={var}");
         }
-        println!("cargo:rerun-if-changed=memory.x");
         let target = env::var("TARGET").unwrap_or_default();
-        if !target.starts_with("thumb") {
-            return Err(format!(
-                "the `board` feature builds the QEMU program for a Cortex-M, not for `{target}`: \
-                 add `--target thumbv7em-none-eabihf`"
-            ));
-        }
+        let machine = MACHINES
+            .iter()
+            .find(|m| m.target == target)
+            .ok_or_else(|| {
+                format!(
+                    "the `board` feature builds the QEMU program for mps2-an386 (`--target \
+                 thumbv7em-none-eabihf`) or microbit (`--target thumbv6m-none-eabi`), not for \
+                 `{target}`"
+                )
+            })?;
         let out = PathBuf::from(env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?);
         let manifest = PathBuf::from(
             env::var_os("CARGO_MANIFEST_DIR").ok_or("CARGO_MANIFEST_DIR is not set")?,
         );
         let workspace = manifest.parent().unwrap_or(&manifest).to_path_buf();
 
-        fs::copy(manifest.join("memory.x"), out.join("memory.x"))
-            .map_err(|e| format!("cannot copy memory.x to {}: {e}", out.display()))?;
+        println!("cargo:rerun-if-changed={}", machine.memory);
+        fs::copy(manifest.join(machine.memory), out.join("memory.x"))
+            .map_err(|e| format!("cannot copy {} to {}: {e}", machine.memory, out.display()))?;
         println!("cargo:rustc-link-search={}", out.display());
         println!("cargo:rustc-link-arg-bins=-Tlink.x");
 
         let model = model_path(&workspace)?;
         println!("cargo:rerun-if-changed={}", model.display());
-        let model_bytes = fs::read(&model)
+        let model_bytes = AlignedBytes::read(&model)
             .map_err(|e| format!("cannot read {MODEL_VAR}={}: {e}", model.display()))?;
-        if !model_bytes.starts_with(b"FMLP") {
-            return Err(format!(
-                "{MODEL_VAR}={} is not a .fmlp model file (no FMLP magic)",
-                model.display()
-            ));
-        }
+        let int8 = Model::from_bytes(&model_bytes)
+            .map_err(|e| format!("{MODEL_VAR}={} is not a valid model: {e}", model.display()))?
+            .is_int8();
 
-        let count = image_count()?;
-        let needed = model_bytes.len() + count * (IMAGE_PIXELS + 1);
-        if needed > FLASH_BYTES - CODE_RESERVE {
-            return Err(format!(
-                "the model ({} bytes) and {count} images ({} bytes) do not fit the 4 MiB code \
-                 memory with room for the program: lower {COUNT_VAR}",
-                model_bytes.len(),
-                count * (IMAGE_PIXELS + 1)
-            ));
-        }
+        let count = image_count(machine.default_images)?;
+        check_fits(machine, model_bytes.len(), count)?;
 
         let defaults = [workspace.join(DOWNLOAD_DIR), PathBuf::from(DEBIAN_DIR)];
         let dir = find_dir(None, &defaults, &TEST_FILE_NAMES).map_err(|e| e.to_string())?;
@@ -247,15 +278,59 @@ mod board {
         images.truncate(count * IMAGE_PIXELS);
         labels.truncate(count);
 
+        let scratch = match env::var(SCRATCH_VAR).as_deref() {
+            Err(_) | Ok("auto") if int8 => "Int8Scratch",
+            Err(_) | Ok("auto" | "general") => "Scratch",
+            Ok(other) => {
+                return Err(format!(
+                    "{SCRATCH_VAR}={other} is neither `auto` (Int8Scratch for an int8 model, \
+                     Scratch otherwise; the default) nor `general` (Scratch for every model)"
+                ));
+            }
+        };
         write(&out.join("model.fmlp"), &model_bytes)?;
         write(&out.join("images.bin"), &images)?;
         write(&out.join("labels.bin"), &labels)?;
         let rust = format!(
             "/// Test images embedded by `build.rs`: the first of the t10k set, from `{}`.\n\
-             pub const IMAGE_COUNT: usize = {count};\n",
-            dir.display()
+             pub const IMAGE_COUNT: usize = {count};\n\
+             /// The scratch the embedded {} model is classified in.\n\
+             pub type ModelScratch = firmware::{scratch}<{{ firmware::INPUTS }}>;\n",
+            dir.display(),
+            if int8 { "int8" } else { "float" },
         );
         write(&out.join("embedded.rs"), rust.as_bytes())
+    }
+
+    /// Checks that the model and `count` images fit the machine's flash beside the program.
+    fn check_fits(machine: &Machine, model: usize, count: usize) -> Result<(), String> {
+        let room = machine.flash - machine.code_reserve;
+        let image_bytes = IMAGE_PIXELS + 1;
+        if model + count * image_bytes <= room {
+            return Ok(());
+        }
+        let (name, flash, reserve) = (
+            machine.name,
+            machine.flash >> 10,
+            machine.code_reserve >> 10,
+        );
+        let advice = if model + image_bytes <= room {
+            format!(
+                "with this model at most {} images fit: lower {COUNT_VAR}",
+                (room - model) / image_bytes
+            )
+        } else {
+            format!(
+                "a model of at most {} bytes fits with one image (an int8 file is about 0.26x \
+                 the f32 one: `trainer quantize MODEL --to int8`)",
+                room - image_bytes
+            )
+        };
+        Err(format!(
+            "the model ({model} bytes) and {count} images ({} bytes) do not fit {name}'s \
+             {flash} KiB flash with {reserve} KiB kept for the program: {advice}",
+            count * image_bytes
+        ))
     }
 
     fn model_path(workspace: &Path) -> Result<PathBuf, String> {
@@ -283,9 +358,9 @@ mod board {
         }
     }
 
-    fn image_count() -> Result<usize, String> {
+    fn image_count(default: usize) -> Result<usize, String> {
         let Some(value) = env::var_os(COUNT_VAR) else {
-            return Ok(DEFAULT_COUNT);
+            return Ok(default);
         };
         let text = value.to_string_lossy();
         match text.trim().parse::<usize>() {

@@ -18,6 +18,7 @@
 //!
 //! Needs `qemu-system-arm` and `rustup target add thumbv7em-none-eabihf thumbv6m-none-eabi`.
 
+mod board;
 mod kernel_run;
 
 use std::collections::BTreeMap;

@@ -1,24 +1,28 @@
-//! Instructions per inference on the Cortex-M4F: the board program (`src/bin/qemu.rs`) under
-//! QEMU `mps2-an386` with `-icount shift=0`, for the vanilla and dropout shapes.
+//! Instructions per inference on the Cortex-M4F and the Cortex-M0: the board program
+//! (`src/bin/qemu.rs`) under QEMU `mps2-an386` (the f32 vanilla and dropout shapes, the int8
+//! vanilla shape) and QEMU `microbit` (the int8 vanilla shape, in `Int8Scratch`) with
+//! `-icount shift=0`.
 //!
 //! ```text
 //! cargo bench -p firmware --bench m4 [-- MODEL.fmlp ...]
 //! ```
 //!
 //! With `-icount shift=0` QEMU advances virtual time exactly 1 ns per instruction, and the board
-//! program reads SysTick (the 25 MHz core clock) around each `classify_u8` call, so one tick is
-//! 40 instructions. Summed over [`IMAGES`] calls the reading error (under one tick per call) is
-//! below 0.01 % of a count. Cross-checked once against an exact count, a single-step trace
+//! program reads SysTick (the core clock: 25 MHz on mps2-an386, 16 MHz on microbit) around each
+//! `classify_u8` call, so one tick is 40 (62.5) instructions. Summed over [`IMAGES`] calls the
+//! reading error (under one tick per call) is below 0.01 % of a count. Cross-checked once against an exact count, a single-step trace
 //! (`-icount shift=0 -singlestep -d exec,nochain`) from the `bl` to `classify_u8` to its return,
 //! vanilla shape, one image: 411,801 instructions traced, 10,295 ticks = 411,800 by SysTick.
 //! Models come from `shapes` (seeded, untrained: instruction counts do not depend on trained
 //! values; the spread between images, printed, comes from ReLU branches and `exp`); `.fmlp`
 //! files given as arguments (relative to the workspace root) are measured as well. Each is
 //! embedded into its own build (`target/m4-bench`, separate from the QEMU tests'
-//! `target/qemu`), with the first [`IMAGES`] Fashion-MNIST test images, which the board
-//! program's build script finds.
+//! `target/qemu`), with the first [`IMAGES`] Fashion-MNIST test images (on microbit
+//! [`M0_IMAGES`], what its flash holds beside the model), which the board program's build
+//! script finds. Extra files run on mps2-an386.
 //!
-//! Needs `qemu-system-arm`, `rustup target add thumbv7em-none-eabihf` and the test images.
+//! Needs `qemu-system-arm`, `rustup target add thumbv7em-none-eabihf thumbv6m-none-eabi` and
+//! the test images.
 
 mod board;
 mod shapes;
@@ -27,13 +31,17 @@ use std::path::Path;
 use std::process::{Command, ExitCode};
 use std::{env, fs};
 
+use board::{MICROBIT, MPS2_AN386, Machine, ScratchChoice};
 use model_format::AlignedBytes;
 use shapes::{DROPOUT, VANILLA};
 
 /// Seed of the benchmark models' weights (the same as the host benchmark's).
 const MODEL_SEED: u64 = 0x5EED_F00D;
-/// Images classified per model.
+/// Images classified per model on mps2-an386.
 const IMAGES: usize = 100;
+/// Images classified on microbit (256 KiB of flash: the 169 KB int8 model and the program
+/// leave room for 66).
+const M0_IMAGES: usize = 50;
 /// QEMU's virtual nanoseconds per instruction: `-icount shift=0` gives 2^0.
 const ICOUNT_SHIFT: u32 = 0;
 
@@ -71,15 +79,25 @@ fn run() -> Result<(), String> {
     let model_dir = target_dir.join("models");
     fs::create_dir_all(&model_dir).map_err(|e| format!("{}: {e}", model_dir.display()))?;
 
-    let mut models = Vec::new();
-    for shape in [VANILLA, DROPOUT] {
-        let path = model_dir.join(format!("{}.fmlp", shape.name));
-        let bytes = shape.model(MODEL_SEED);
+    let mut models: Vec<(&Machine, _)> = Vec::new();
+    let seeded = [
+        (&MPS2_AN386, "", VANILLA.model(MODEL_SEED), VANILLA),
+        (&MPS2_AN386, "", DROPOUT.model(MODEL_SEED), DROPOUT),
+        (
+            &MPS2_AN386,
+            "-int8",
+            VANILLA.model_int8(MODEL_SEED),
+            VANILLA,
+        ),
+        (&MICROBIT, "-int8", VANILLA.model_int8(MODEL_SEED), VANILLA),
+    ];
+    for (machine, suffix, bytes, shape) in seeded {
+        let path = model_dir.join(format!("{}{suffix}.fmlp", shape.name));
         // Rewrite only on change: the board build reruns its build script when the file changes.
         if fs::read(&path).ok().as_deref() != Some(bytes.as_bytes()) {
             fs::write(&path, bytes.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
         }
-        models.push(path);
+        models.push((machine, path));
     }
     // Cargo passes `--bench` and whatever follows `--` (also to the package's other
     // benchmarks, whose filters this one ignores): `.fmlp` files are extra models, relative to
@@ -88,18 +106,23 @@ fn run() -> Result<(), String> {
         env::args()
             .skip(1)
             .filter(|a| a.ends_with(".fmlp"))
-            .map(|a| workspace.join(a)),
+            .map(|a| (&MPS2_AN386, workspace.join(a))),
     );
 
     println!(
-        "Cortex-M4F (QEMU mps2-an386, -icount shift={ICOUNT_SHIFT}), {IMAGES} images per model, \
+        "QEMU -icount shift={ICOUNT_SHIFT}, {IMAGES} images per model ({M0_IMAGES} on microbit), \
          SysTick around each classify_u8"
     );
     println!(
-        "{:<22} {:>8} {:>12} {:>10} {:>21}",
-        "model", "MACs", "instr/image", "instr/MAC", "min..max instr/image"
+        "{:<11} {:<22} {:>8} {:>12} {:>10} {:>21}",
+        "cpu", "model", "MACs", "instr/image", "instr/MAC", "min..max instr/image"
     );
-    for path in &models {
+    for (machine, path) in &models {
+        let images = if machine.name == MICROBIT.name {
+            M0_IMAGES
+        } else {
+            IMAGES
+        };
         let bytes = AlignedBytes::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let classifier = firmware::Classifier::<{ firmware::INPUTS }>::new(&bytes)
             .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -109,24 +132,25 @@ fn run() -> Result<(), String> {
             .iter()
             .map(|l| (l.inputs() * l.outputs()) as u64)
             .sum();
-        let r = build_and_run(&workspace, &target_dir, path)?;
-        let per_tick = 1_000_000_000 / (r.systick_hz << ICOUNT_SHIFT);
-        let per_image = (r.ticks * per_tick) as f64 / IMAGES as f64;
+        let r = build_and_run(&workspace, &target_dir, machine, path, images)?;
+        let per_tick = 1e9 / (r.systick_hz << ICOUNT_SHIFT) as f64;
+        let per_image = r.ticks as f64 * per_tick / images as f64;
         println!(
-            "{:<22} {:>8} {:>12.0} {:>10.3} {:>10}..{}",
+            "{:<11} {:<22} {:>8} {:>12.0} {:>10.3} {:>10.0}..{:.0}",
+            machine.core,
             r.model,
             macs,
             per_image,
             per_image / macs as f64,
-            r.min * per_tick,
-            r.max * per_tick,
+            r.min as f64 * per_tick,
+            r.max as f64 * per_tick,
         );
         // The test images and labels are the board program's, not part of a deployment.
         let model = bytes.len() as u64;
-        let other_rodata = r.rodata - model - (IMAGES * (firmware::INPUTS + 1)) as u64;
+        let other_rodata = r.rodata - model - (images * (firmware::INPUTS + 1)) as u64;
         let vectors = r.flash - r.text - r.rodata - r.data;
         println!(
-            "{:<22} flash: model {model} B + program {} B (vector table {vectors}, .text {}, \
+            "{:<34} flash: model {model} B + program {} B (vector table {vectors}, .text {}, \
              other .rodata {other_rodata}, .data {}); RAM {} B (static {} + stack {})",
             "",
             vectors + r.text + other_rodata + r.data,
@@ -140,25 +164,28 @@ fn run() -> Result<(), String> {
     Ok(())
 }
 
-/// Builds the board program with `model` embedded and runs it under QEMU with `-icount`.
-fn build_and_run(workspace: &Path, target_dir: &Path, model: &Path) -> Result<Report, String> {
+/// Builds the board program for `machine` with `model` and `images` test images embedded
+/// (in `Int8Scratch` for an int8 model) and runs it under QEMU with `-icount`.
+fn build_and_run(
+    workspace: &Path,
+    target_dir: &Path,
+    machine: &Machine,
+    model: &Path,
+    images: usize,
+) -> Result<Report, String> {
     let model = fs::canonicalize(model).map_err(|e| format!("{}: {e}", model.display()))?;
-    let elf = board::build(workspace, target_dir, &model, IMAGES, None)?;
+    let elf = board::build(
+        workspace,
+        target_dir,
+        machine,
+        &model,
+        images,
+        ScratchChoice::ByModel,
+        None,
+    )?;
     let run = Command::new("timeout")
-        .args([
-            "300",
-            "qemu-system-arm",
-            "-cpu",
-            "cortex-m4",
-            "-machine",
-            "mps2-an386",
-        ])
-        .args([
-            "-nographic",
-            "-semihosting-config",
-            "enable=on,target=native",
-        ])
-        .args(["-icount", &format!("shift={ICOUNT_SHIFT}"), "-kernel"])
+        .args(["300", "qemu-system-arm"])
+        .args(machine.qemu_args(Some(ICOUNT_SHIFT)))
         .arg(&elf)
         .output()
         .map_err(|e| {

@@ -222,14 +222,20 @@ impl<'m, const CAP: usize, S: Scratchpad> Classifier<'m, CAP, S> {
     /// As [`new`](Classifier::new), and [`Error::NeedsFloatScratch`].
     pub fn with_scratch(bytes: &'m [u8]) -> Result<Self, Error> {
         const { assert!(S::CAP == CAP, "the scratch must hold CAP values") };
-        let model = Model::from_bytes(bytes)?;
+        // Checked where it was decoded and copied once, into the result: `?` would move the
+        // ~0.5 KiB view into a second slot of this frame (stack matters on a 16 KiB Cortex-M0).
+        let decoded = Model::from_bytes(bytes);
+        let model = match &decoded {
+            Ok(model) => model,
+            Err(e) => return Err(Error::Model(*e)),
+        };
         model.check_contract(INPUTS, CLASSES)?;
         model.check_capacity(CAP)?;
         if !model.is_int8() && !S::FLOAT {
             return Err(Error::NeedsFloatScratch);
         }
         Ok(Classifier {
-            model,
+            model: *model,
             scratch: PhantomData,
         })
     }

@@ -225,8 +225,14 @@ impl<'a> Model<'a> {
     /// error, never a panic, and the work is linear in `bytes.len()`.
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Self, Error> {
         let (version, header, data) = split_file(bytes)?;
-        let header = Header::decode(version, header)?;
-        let layers = bind(&header, data)?;
+        // Borrowed where it was decoded: `?` would move the ~0.7 KiB header into a second slot
+        // of this frame (stack matters on a 16 KiB Cortex-M0).
+        let decoded = Header::decode(version, header);
+        let header = match &decoded {
+            Ok(header) => header,
+            Err(e) => return Err(*e),
+        };
+        let layers = bind(header, data)?;
         // The layer descriptions are not kept: a device holds the model view in RAM.
         Ok(Model {
             version,

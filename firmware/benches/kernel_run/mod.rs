@@ -12,6 +12,7 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::board::{MICROBIT, MPS2_AN386, Machine};
 use firmware::dense::dense;
 use firmware::dense_f16::dense_f16;
 use firmware::dense_i8::{Requant, dense_i8};
@@ -20,26 +21,8 @@ use kernel_data::{INPUT_OFFSET, LAYERS, OUTPUT_ZERO_POINT, fnv1a, layer, seed};
 /// QEMU's virtual nanoseconds per instruction: `-icount shift=0` gives 2^0.
 pub const ICOUNT_SHIFT: u32 = 0;
 
-/// A QEMU machine the program runs on.
-#[derive(Debug)]
-pub struct Machine {
-    /// The Rust target the program is built for.
-    pub target: &'static str,
-    /// The `qemu-system-arm` arguments that pick the machine.
-    pub qemu: &'static [&'static str],
-}
-
 /// The Cortex-M4F (`mps2-an386`: int8, f16, f32) and the Cortex-M0 (`microbit`: int8).
-pub const MACHINES: [Machine; 2] = [
-    Machine {
-        target: "thumbv7em-none-eabihf",
-        qemu: &["-cpu", "cortex-m4", "-machine", "mps2-an386"],
-    },
-    Machine {
-        target: "thumbv6m-none-eabi",
-        qemu: &["-machine", "microbit"],
-    },
-];
+pub const MACHINES: [&Machine; 2] = [&MPS2_AN386, &MICROBIT];
 
 /// An on-device comparison of a fast path with its reference.
 #[derive(Debug)]
@@ -231,13 +214,7 @@ pub fn build(workspace: &Path, target_dir: &Path, target: &str) -> Result<PathBu
 fn run_qemu(machine: &Machine, elf: &Path) -> Result<String, String> {
     let run = Command::new("timeout")
         .args(["300", "qemu-system-arm"])
-        .args(machine.qemu)
-        .args([
-            "-nographic",
-            "-semihosting-config",
-            "enable=on,target=native",
-        ])
-        .args(["-icount", &format!("shift={ICOUNT_SHIFT}"), "-kernel"])
+        .args(machine.qemu_args(Some(ICOUNT_SHIFT)))
         .arg(elf)
         .output()
         .map_err(|e| {

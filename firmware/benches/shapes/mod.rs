@@ -10,7 +10,18 @@
 // Each benchmark uses part of this module.
 #![allow(dead_code)]
 
-use model_format::{Activation, AlignedBytes, InputSpec, LayerSpec, ModelSpec, Provenance, encode};
+use model_format::quant::quantize_multiplier;
+use model_format::{
+    Activation, AlignedBytes, InputSpec, Int8Params, LayerSpec, ModelSpec, Params, Provenance,
+    Quant, block_int8, encode,
+};
+
+/// The input contract of every benchmark model: 28 × 28 pixels divided by 255.
+const INPUT: InputSpec = InputSpec {
+    width: 28,
+    height: 28,
+    scale: 1.0 / 255.0,
+};
 
 /// A benchmark model shape.
 #[derive(Debug, Clone, Copy)]
@@ -76,24 +87,97 @@ impl Shape {
                 )
             })
             .collect();
-        let names = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+        self.encode(
+            seed,
+            "untrained: seeded Glorot-uniform weights for benchmarks",
+            &layers,
+        )
+    }
+
+    /// The model file of `layers`, with the Fashion-MNIST input contract and digit class names.
+    fn encode(&self, seed: u64, note: &str, layers: &[LayerSpec<'_>]) -> AlignedBytes {
         encode(&ModelSpec {
             variant: self.name,
             provenance: Provenance {
                 seed,
                 epochs: 0,
                 test_accuracy: 0.0,
-                note: "untrained: seeded Glorot-uniform weights for benchmarks",
+                note,
             },
-            input: InputSpec {
-                width: 28,
-                height: 28,
-                scale: 1.0 / 255.0,
-            },
-            class_names: &names,
-            layers: &layers,
+            input: INPUT,
+            class_names: &["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
+            layers,
         })
         .expect("benchmark model encodes")
+    }
+}
+
+impl Shape {
+    /// An int8 model of this shape: uniform int8 weights and small biases from a SplitMix64
+    /// seeded with `seed`, one weight scale per layer chosen so that outputs of int8 inputs
+    /// spread over the int8 range (instruction counts do not depend on the values, but this
+    /// keeps ReLU's clamp exercised on both sides).
+    pub fn model_int8(&self, seed: u64) -> AlignedBytes {
+        let mut rng = SplitMix64(seed);
+        let sides: Vec<usize> = self.sides.iter().map(|&s| s as usize).collect();
+        let mut quants = vec![INPUT.int8_quant()];
+        let mut owned = Vec::new();
+        for (k, s) in sides.windows(2).enumerate() {
+            let (inputs, outputs) = (s[0], s[1]);
+            let last = k + 2 == sides.len();
+            let output = Quant {
+                scale: 0.05,
+                zero_point: if last { 0 } else { -128 },
+            };
+            // A sum of `inputs` products of about 64 · 64 spans ±64 · 64 · √inputs.
+            let weight_scale = (f64::from(output.scale / quants[k].scale)
+                / (64.0 * (inputs as f64).sqrt())) as f32;
+            let (m, sh) = quantize_multiplier(
+                f64::from(quants[k].scale) * f64::from(weight_scale) / f64::from(output.scale),
+            );
+            let row_major: Vec<i8> = (0..inputs * outputs)
+                .map(|_| rng.uniform(127.0) as i8)
+                .collect();
+            owned.push((
+                block_int8(&row_major, inputs, outputs),
+                (0..outputs)
+                    .map(|_| rng.uniform(2000.0) as i32)
+                    .collect::<Vec<i32>>(),
+                vec![m; outputs],
+                vec![sh; outputs],
+                vec![weight_scale; outputs],
+            ));
+            quants.push(output);
+        }
+        let layers: Vec<LayerSpec<'_>> = owned
+            .iter()
+            .enumerate()
+            .map(
+                |(k, (weights, bias, multiplier, shift, weight_scale))| LayerSpec {
+                    inputs: sides[k] as u32,
+                    outputs: sides[k + 1] as u32,
+                    activation: if k + 2 == sides.len() {
+                        Activation::Softmax
+                    } else {
+                        Activation::Relu
+                    },
+                    params: Params::Int8(Int8Params {
+                        input: quants[k],
+                        output: quants[k + 1],
+                        weights,
+                        bias,
+                        multiplier,
+                        shift,
+                        weight_scale,
+                    }),
+                },
+            )
+            .collect();
+        self.encode(
+            seed,
+            "untrained: seeded int8 weights for benchmarks",
+            &layers,
+        )
     }
 }
 

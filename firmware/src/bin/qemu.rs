@@ -1,30 +1,38 @@
-//! The classifier on an emulated Cortex-M4F (QEMU `mps2-an386`), reporting through semihosting.
+//! The classifier on an emulated Cortex-M4F (QEMU `mps2-an386`) or Cortex-M0 (QEMU `microbit`,
+//! the nRF51: 256 KiB flash, 16 KiB RAM), reporting through semihosting.
 //!
-//! Built only with the `board` feature for `thumbv7em-none-eabihf`; `build.rs` embeds the model
-//! named by `FMLP_MODEL` and the first `FMLP_IMAGES` (default 256) Fashion-MNIST test images.
-//! From the workspace root (the runner in `.cargo/config.toml` starts QEMU):
+//! Built only with the `board` feature, for `thumbv7em-none-eabihf` (mps2-an386) or
+//! `thumbv6m-none-eabi` (microbit); `build.rs` embeds the model named by `FMLP_MODEL` and the
+//! first `FMLP_IMAGES` (default 256 on mps2-an386, 16 on microbit) Fashion-MNIST test images,
+//! and picks the scratch: `Int8Scratch` for an int8 model (1,568 bytes on the M0), `Scratch`
+//! otherwise (or always, with `FMLP_SCRATCH=general`). From the workspace root (the runners in
+//! `.cargo/config.toml` start QEMU):
 //!
 //! ```text
 //! FMLP_MODEL=$PWD/out/vanilla.fmlp cargo run --release -p firmware --features board \
 //!     --target thumbv7em-none-eabihf --bin qemu
+//! FMLP_MODEL=$PWD/out/vanilla/model-int8.fmlp cargo run --release -p firmware --features board \
+//!     --target thumbv6m-none-eabi --bin qemu
 //! ```
 //!
 //! Output: one record per line, space-separated words, for a host to parse:
 //!
 //! ```text
-//! model <variant> params <count> layers <in>x<out>,... images <N>
+//! model <variant> params <count> layers <in>x<out>,... images <N> scratch <bytes>
 //! img <index> pred <class> label <label> logits <10 × f32::to_bits, 8 hex digits each>
 //! summary correct <c> of <N> accuracy <0.dddd>
 //! time systick_hz <Hz> ticks <T> min <t> max <t>
 //! mem flash <B> text <B> rodata <B> data <B> bss <B> static_ram <B> stack <B>
 //! ```
 //!
-//! `time`: SysTick, clocked by the core clock (`systick_hz`, 25 MHz on mps2-an386), counted
-//! around each `classify_u8` call; `ticks` is the sum over the `N` images, `min` and `max` the
-//! extremes of one call. Without `-icount` QEMU's clock follows the host's, so these are only
-//! rough. Under `qemu-system-arm -icount shift=0` virtual time advances exactly 1 ns per
-//! instruction, so `ticks · 10^9 / systick_hz` (40 · `ticks`) is the number of instructions,
-//! to within one tick per call (`cargo bench -p firmware --bench m4` does this).
+//! `scratch` is the size of the activation scratch the program classifies in (on its stack).
+//! `time`: SysTick, clocked by the core clock (`systick_hz`: 25 MHz on mps2-an386, 16 MHz on
+//! microbit), counted around each `classify_u8` call; `ticks` is the sum over the `N` images,
+//! `min` and `max` the extremes of one call. Without `-icount` QEMU's clock follows the host's,
+//! so these are only rough. Under `qemu-system-arm -icount shift=0` virtual time advances
+//! exactly 1 ns per instruction, so `ticks · 10^9 / systick_hz` (40 · `ticks` on mps2-an386,
+//! 62.5 · `ticks` on microbit) is the number of instructions, to within one tick per call
+//! (`cargo bench -p firmware --bench m4` does this).
 //!
 //! `flash` is everything the image occupies in code memory (vector table, `.text`, `.rodata` and
 //! the load copy of `.data`), `static_ram` is `.data` + `.bss` + `.uninit`, and
@@ -40,14 +48,14 @@ use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::entry;
 use cortex_m_semihosting::debug;
 use cortex_m_semihosting::hio::{self, HostStream};
-use firmware::{Classifier, INPUTS, Scratch};
+use firmware::{Classifier, INPUTS};
 use heapless::String;
 use panic_semihosting as _;
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
 }
-use embedded::IMAGE_COUNT;
+use embedded::{IMAGE_COUNT, ModelScratch};
 
 /// Gives its contents 4-byte alignment, so the model's weights can be read in place as `f32`.
 #[repr(C, align(4))]
@@ -62,7 +70,14 @@ static IMAGES: &[u8; IMAGE_COUNT * INPUTS] =
 static LABELS: &[u8; IMAGE_COUNT] = include_bytes!(concat!(env!("OUT_DIR"), "/labels.bin"));
 
 /// The core clock of mps2-an386 (its `SYSCLK`), which drives SysTick.
+#[cfg(not(fmlp_armv6m))]
 const CORE_CLOCK_HZ: u32 = 25_000_000;
+/// The nRF51's 16 MHz core clock, which drives SysTick in QEMU's `microbit` (checked under
+/// `-icount shift=0` by the kernel program's calibration loop: 62.5 instructions per tick).
+#[cfg(fmlp_armv6m)]
+const CORE_CLOCK_HZ: u32 = 16_000_000;
+/// The classifier of the embedded model, in its scratch.
+type Board = Classifier<'static, INPUTS, ModelScratch>;
 /// SysTick counts down from this and wraps to it: 2^24 ticks per period, far more than one
 /// classification takes.
 const SYSTICK_RELOAD: u32 = 0x00FF_FFFF;
@@ -91,8 +106,13 @@ fn run() -> Result<(), ()> {
     syst.set_reload(SYSTICK_RELOAD);
     syst.clear_current();
     syst.enable_counter();
-    let classifier = load(&mut out)?;
-    classify_all(&classifier, &mut out)?;
+    // Borrowed in place, so `main`'s frame holds the ~0.5 KiB model view once.
+    let loaded = load();
+    let classifier = match &loaded {
+        Ok(classifier) => classifier,
+        Err(e) => return writeln!(out, "error {e}").map_err(drop).and(Err(())),
+    };
+    classify_all(classifier, &mut out)?;
     let s = rt::sections();
     writeln!(
         out,
@@ -111,24 +131,22 @@ fn run() -> Result<(), ()> {
 /// Checks the embedded model.
 ///
 /// Out of line, like [`classify_all`], so the two phases reuse the same stack: decoding copies
-/// the ~0.5 KiB model view a few times, classifying needs the 6 KiB [`Scratch`], never both.
+/// the ~0.5 KiB model view a few times, classifying needs the scratch (6 KiB for `Scratch`,
+/// 1.5 to 3 KiB for `Int8Scratch`), never both.
 #[inline(never)]
-fn load(out: &mut HostStream) -> Result<Classifier<'static, INPUTS>, ()> {
-    Classifier::<INPUTS>::new(&MODEL.0).or_else(|e| {
-        writeln!(out, "error {e}").map_err(drop)?;
-        Err(())
-    })
+fn load() -> Result<Board, firmware::Error> {
+    Board::with_scratch(&MODEL.0)
 }
 
 /// Classifies the embedded images, printing the model line, one line per image, the summary and
 /// the SysTick timing of the `classify_u8` calls.
 #[inline(never)]
-fn classify_all(classifier: &Classifier<'static, INPUTS>, out: &mut HostStream) -> Result<(), ()> {
+fn classify_all(classifier: &Board, out: &mut HostStream) -> Result<(), ()> {
     // On the stack, not in a `static`: the decoding phase's stack peak then shares these
-    // 6,272 bytes instead of adding to them. Measured (vanilla shape, before the 5-row dense
-    // kernel and the SysTick timing): 7,832 bytes of RAM in all, against 9,288 with the Scratch
-    // in a `cortex_m::singleton!`; 7,936 now.
-    let mut scratch = Scratch::<INPUTS>::new();
+    // bytes instead of adding to them. Measured (vanilla shape, `Scratch`, before the 5-row
+    // dense kernel and the SysTick timing): 7,832 bytes of RAM in all, against 9,288 with the
+    // Scratch in a `cortex_m::singleton!`; 7,936 now.
+    let mut scratch = ModelScratch::new();
     let model = classifier.model();
     let mut line = Line::new();
     write!(
@@ -142,7 +160,12 @@ fn classify_all(classifier: &Classifier<'static, INPUTS>, out: &mut HostStream) 
         let sep = if i == 0 { "" } else { "," };
         write!(line, "{sep}{}x{}", layer.inputs(), layer.outputs()).map_err(drop)?;
     }
-    writeln!(line, " images {IMAGE_COUNT}").map_err(drop)?;
+    writeln!(
+        line,
+        " images {IMAGE_COUNT} scratch {}",
+        size_of::<ModelScratch>()
+    )
+    .map_err(drop)?;
     out.write_all(line.as_bytes())?;
 
     let mut correct = 0usize;
