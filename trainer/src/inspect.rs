@@ -85,17 +85,7 @@ pub fn describe(model: &Model<'_>, file_bytes: usize) -> String {
         .collect();
     let _ = writeln!(s, "shape          {}", shape.join("→"));
     let _ = writeln!(s, "layers");
-    for (i, l) in model.layers().iter().enumerate() {
-        let _ = writeln!(
-            s,
-            "  {i}  dense {:>4} → {:<4} {:<8} {:<4} {:>9} params",
-            l.inputs(),
-            l.outputs(),
-            format!("{:?}", l.activation()),
-            l.storage().name(),
-            thousands(l.param_count() as u64)
-        );
-    }
+    write_layers(&mut s, model);
     let _ = writeln!(
         s,
         "parameters     {}",
@@ -107,6 +97,35 @@ pub fn describe(model: &Model<'_>, file_bytes: usize) -> String {
         thousands(file_bytes as u64),
         model.version()
     );
+    write_ram(&mut s, model);
+    let _ = writeln!(s, "classes        {}", model.class_names().join(", "));
+    s
+}
+
+/// One line per layer (shape, activation, storage, parameters), and its int8 quantization.
+fn write_layers(s: &mut String, model: &Model<'_>) {
+    for (i, l) in model.layers().iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "  {i}  dense {:>4} → {:<4} {:<8} {:<4} {:>9} params",
+            l.inputs(),
+            l.outputs(),
+            format!("{:?}", l.activation()),
+            l.storage().name(),
+            thousands(l.param_count() as u64)
+        );
+        if let model_format::Params::Int8(p) = l.params() {
+            let _ = writeln!(
+                s,
+                "       int8 input scale {:e} zero point {}, output scale {:e} zero point {}",
+                p.input.scale, p.input.zero_point, p.output.scale, p.output.zero_point
+            );
+        }
+    }
+}
+
+/// The device RAM line: the scratch the firmware needs for this storage.
+fn write_ram(s: &mut String, model: &Model<'_>) {
     let (ram, ram_m4) = activation_ram_bytes(model);
     let _ = if model.is_int8() {
         writeln!(
@@ -125,6 +144,4 @@ pub fn describe(model: &Model<'_>, file_bytes: usize) -> String {
             model.max_width()
         )
     };
-    let _ = writeln!(s, "classes        {}", model.class_names().join(", "));
-    s
 }

@@ -150,3 +150,13 @@ fn refuses_quantized_input_and_bad_calibration() {
         })
     ));
 }
+
+#[test]
+fn quantile_takes_the_rank_of_the_share() {
+    let mut v: Vec<f64> = (0..=1000).rev().map(f64::from).collect();
+    // Rank round(1000 · 0.999) = 999 of 0..=1000.
+    assert_eq!(quantile(&mut v, 0.999), Some(999.0));
+    assert_eq!(quantile(&mut v, 1.0), Some(1000.0));
+    assert_eq!(quantile(&mut v, 0.0), Some(0.0));
+    assert_eq!(quantile(&mut [], 0.5), None);
+}
