@@ -5,8 +5,12 @@ use core::marker::PhantomData;
 use heapless::Vec;
 use model_format::{Activation, Model, Params, round4};
 
-use crate::dense_i8::Requant;
-use crate::{Error, activation, dense, dense_f16, dense_i8, softmax};
+use crate::activation::relu;
+use crate::dense::dense;
+use crate::dense_f16::dense_f16;
+use crate::dense_i8::{Requant, dense_i8_with};
+use crate::error::Error;
+use crate::softmax::{argmax, softmax};
 
 /// Inputs of every model the firmware runs: 28 × 28 pixels.
 pub const INPUTS: usize = 784;
@@ -278,15 +282,13 @@ fn run_float(model: &Model<'_>, a: &mut [f32], b: &mut [f32]) -> [f32; CLASSES] 
         // `check_capacity` guaranteed both sides fit in the buffers.
         let out = &mut dst[..layer.outputs()];
         match layer.params() {
-            Params::F32 { weights, bias } => dense::dense(weights, bias, &src[..width], out),
-            Params::F16 { weights, bias } => {
-                dense_f16::dense_f16(weights, bias, &src[..width], out)
-            }
+            Params::F32 { weights, bias } => dense(weights, bias, &src[..width], out),
+            Params::F16 { weights, bias } => dense_f16(weights, bias, &src[..width], out),
             // A model is int8 throughout or not at all (checked at load).
             Params::Int8(_) => {}
         }
         if layer.activation() == Activation::Relu {
-            activation::relu(out);
+            relu(out);
         }
         width = layer.outputs();
         core::mem::swap(&mut src, &mut dst);
@@ -320,7 +322,7 @@ fn run_int8(model: &Model<'_>, a: &mut [i8], b: &mut [i8], pack: &mut [u32]) -> 
         };
         // `check_capacity` guaranteed whole tiles of both sides fit in the buffers.
         let inputs = layer.inputs();
-        dense_i8::dense_i8_with(
+        dense_i8_with(
             p.weights,
             inputs,
             &src[..round4(inputs)],
@@ -341,9 +343,9 @@ fn run_int8(model: &Model<'_>, a: &mut [i8], b: &mut [i8], pack: &mut [u32]) -> 
 
 fn classification(logits: [f32; CLASSES]) -> Classification {
     let mut probabilities = [0.0; CLASSES];
-    softmax::softmax(&logits, &mut probabilities);
+    softmax(&logits, &mut probabilities);
     Classification {
-        class: softmax::argmax(&logits),
+        class: argmax(&logits),
         probabilities,
         logits,
     }

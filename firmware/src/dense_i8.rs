@@ -43,7 +43,7 @@ pub const MAX_INPUT_OFFSET: i32 = 128;
 pub const MAX_INPUTS: usize = 65_535;
 
 /// Rows in a band and inputs in a block: the 4 of "blocked 4×4".
-pub const BLOCK: usize = 4;
+pub const BLOCK: usize = model_format::INT8_TILE;
 
 /// The per-row requantization of a layer, borrowed from the model.
 ///

@@ -31,9 +31,9 @@
 //! portable loop needs 1.5 times the instructions.
 #![allow(unsafe_code)]
 
-use crate::dense_i8::BLOCK;
 #[cfg(any(fmlp_dsp, fmlp_fp16, fmlp_armv6m))]
 use core::arch::asm;
+use model_format::INT8_TILE as BLOCK;
 
 /// Inputs the x86-64 band loop packs at once, on the stack (4 KiB). A layer with more inputs
 /// packs them again for each band, in pieces of this size. (The M4 packs into a buffer of the
