@@ -8,6 +8,8 @@
 use model_format::quant::multiply_by_quantized_multiplier;
 use model_format::{Activation, Model, Params, Quant};
 
+use crate::training::argmax;
+
 /// One layer, unpacked to row-major `[out][in]`.
 #[derive(Debug)]
 enum Unpacked {
@@ -140,17 +142,6 @@ impl Net {
 /// If `pixels` is shorter than the model's inputs.
 pub fn forward(net: &Net, pixels: &[u8]) -> Vec<f64> {
     net.run(pixels, |_, _| {})
-}
-
-/// Index of the largest logit, the lowest on a tie (as the firmware's `argmax`).
-pub fn argmax(logits: &[f64]) -> usize {
-    let mut best = 0;
-    for (i, &v) in logits.iter().enumerate() {
-        if v > logits[best] {
-            best = i;
-        }
-    }
-    best
 }
 
 /// Each image's predicted class (`images`: whole images back to back).

@@ -29,10 +29,11 @@ use model_format::{
     encode,
 };
 
+pub use crate::training::argmax;
 pub use files::{
     CALIBRATION_IMAGES, Comparison, QuantizeFileError, Scored, quantize_to_files, read_checked,
 };
-pub use forward::{Net, accuracy, argmax, forward, predict};
+pub use forward::{Net, accuracy, forward, predict};
 
 /// The storage to quantize to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -108,6 +109,7 @@ pub fn quantize(
     match target {
         Target::F16 => to_f16(model, &layers),
         Target::Int8 => {
+            check_calibration(model.inputs(), calibration)?;
             let equalized = equalized(model, &layers)?;
             let model = Model::from_bytes(&equalized)?;
             to_int8(&model, &f32_layers(&model)?, calibration)
@@ -130,21 +132,13 @@ fn equalized(model: &Model<'_>, layers: &[F32Layer<'_>]) -> Result<AlignedBytes,
         })
         .collect();
     equalize::equalize(&mut owned);
-    let specs: Vec<LayerSpec<'_>> = model
-        .layers()
-        .iter()
-        .zip(&owned)
-        .map(|(l, o)| {
-            LayerSpec::f32(
-                l.inputs() as u32,
-                l.outputs() as u32,
-                l.activation(),
-                &o.weights,
-                &o.bias,
-            )
-        })
-        .collect();
-    Ok(encode(&respec(model, &specs, model.class_names()))?)
+    reencode(
+        model,
+        owned.iter().map(|o| Params::F32 {
+            weights: &o.weights,
+            bias: &o.bias,
+        }),
+    )
 }
 
 /// One f32 layer's `(weights, bias)`, borrowed from the model file.
@@ -168,18 +162,30 @@ pub fn f32_layers<'m>(model: &Model<'m>) -> Result<Vec<F32Layer<'m>>, QuantizeEr
         .collect()
 }
 
-fn respec<'s>(
-    model: &Model<'s>,
-    layers: &'s [LayerSpec<'s>],
-    names: &'s [&'s str],
-) -> ModelSpec<'s> {
-    ModelSpec {
+/// `model` with each layer's parameters replaced by the next of `params` (same shapes,
+/// activations, names and provenance), encoded.
+fn reencode<'p>(
+    model: &Model<'_>,
+    params: impl Iterator<Item = Params<'p>>,
+) -> Result<AlignedBytes, QuantizeError> {
+    let layers: Vec<LayerSpec<'_>> = model
+        .layers()
+        .iter()
+        .zip(params)
+        .map(|(l, params)| LayerSpec {
+            inputs: l.inputs() as u32,
+            outputs: l.outputs() as u32,
+            activation: l.activation(),
+            params,
+        })
+        .collect();
+    Ok(encode(&ModelSpec {
         variant: model.variant(),
         provenance: *model.provenance(),
         input: *model.input(),
-        class_names: names,
-        layers,
-    }
+        class_names: model.class_names(),
+        layers: &layers,
+    })?)
 }
 
 fn to_f16(model: &Model<'_>, layers: &[(&[f32], &[f32])]) -> Result<AlignedBytes, QuantizeError> {
@@ -199,23 +205,18 @@ fn to_f16(model: &Model<'_>, layers: &[(&[f32], &[f32])]) -> Result<AlignedBytes
         }
         halves.push(h);
     }
-    let specs: Vec<LayerSpec<'_>> = model
-        .layers()
-        .iter()
-        .zip(layers)
-        .zip(&halves)
-        .map(|((l, (_, bias)), h)| LayerSpec {
-            inputs: l.inputs() as u32,
-            outputs: l.outputs() as u32,
-            activation: l.activation(),
-            params: Params::F16 { weights: h, bias },
-        })
-        .collect();
-    Ok(encode(&respec(model, &specs, model.class_names()))?)
+    reencode(
+        model,
+        layers
+            .iter()
+            .zip(&halves)
+            .map(|(&(_, bias), h)| Params::F16 { weights: h, bias }),
+    )
 }
 
 /// One int8 layer's owned parameters.
 struct Int8Layer {
+    input: Quant,
     output: Quant,
     weights: Vec<i8>,
     bias: Vec<i32>,
@@ -224,12 +225,8 @@ struct Int8Layer {
     weight_scale: Vec<f32>,
 }
 
-fn to_int8(
-    model: &Model<'_>,
-    layers: &[(&[f32], &[f32])],
-    calibration: &[u8],
-) -> Result<AlignedBytes, QuantizeError> {
-    let inputs = model.inputs();
+/// Calibration images are whole images of `inputs` pixels, at least one.
+fn check_calibration(inputs: usize, calibration: &[u8]) -> Result<(), QuantizeError> {
     if calibration.is_empty() {
         return Err(QuantizeError::NoCalibrationImages);
     }
@@ -239,6 +236,15 @@ fn to_int8(
             found: calibration.len(),
         });
     }
+    Ok(())
+}
+
+/// `layers` (of a model checked by [`check_calibration`]'s caller) in int8.
+fn to_int8(
+    model: &Model<'_>,
+    layers: &[(&[f32], &[f32])],
+    calibration: &[u8],
+) -> Result<AlignedBytes, QuantizeError> {
     let ranges = calibrate(model, calibration);
     let mut input = model.input().int8_quant();
     let mut owned = Vec::with_capacity(layers.len());
@@ -247,31 +253,20 @@ fn to_int8(
         owned.push(int8_layer(l.inputs(), weights, bias, input, output));
         input = output;
     }
-    let mut input = model.input().int8_quant();
-    let specs: Vec<LayerSpec<'_>> = model
-        .layers()
-        .iter()
-        .zip(&owned)
-        .map(|(l, q)| {
-            let spec = LayerSpec {
-                inputs: l.inputs() as u32,
-                outputs: l.outputs() as u32,
-                activation: l.activation(),
-                params: Params::Int8(Int8Params {
-                    input,
-                    output: q.output,
-                    weights: &q.weights,
-                    bias: &q.bias,
-                    multiplier: &q.multiplier,
-                    shift: &q.shift,
-                    weight_scale: &q.weight_scale,
-                }),
-            };
-            input = q.output;
-            spec
-        })
-        .collect();
-    Ok(encode(&respec(model, &specs, model.class_names()))?)
+    reencode(
+        model,
+        owned.iter().map(|q| {
+            Params::Int8(Int8Params {
+                input: q.input,
+                output: q.output,
+                weights: &q.weights,
+                bias: &q.bias,
+                multiplier: &q.multiplier,
+                shift: &q.shift,
+                weight_scale: &q.weight_scale,
+            })
+        }),
+    )
 }
 
 /// Share of a hidden layer's output values (over all calibration images and units) the int8
@@ -359,6 +354,7 @@ fn int8_layer(
     let outputs = bias.len();
     let mut q = vec![0i8; inputs * outputs];
     let mut layer = Int8Layer {
+        input,
         output,
         weights: Vec::new(),
         bias: Vec::with_capacity(outputs),

@@ -305,14 +305,18 @@ fn flushing_subnormals<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
-/// Index of the first maximum, like `argmax` in TensorFlow.
-pub(crate) fn argmax(row: &[f32]) -> usize {
-    row.iter()
-        .enumerate()
-        .fold((0, f32::NEG_INFINITY), |(bi, bv), (i, &v)| {
-            if v > bv { (i, v) } else { (bi, bv) }
-        })
-        .0
+/// Index of the first maximum, like `argmax` in TensorFlow; NaN never wins, and a row with no
+/// number above −∞ gives 0. For f32 logits (training) and f64 ones (the quantizer's forward).
+pub fn argmax<T: PartialOrd + Copy>(row: &[T]) -> usize {
+    let mut best: Option<(usize, T)> = None;
+    for (i, &v) in row.iter().enumerate() {
+        // `v > v` is never true; `partial_cmp` is `None` only for NaN.
+        let is_number = v.partial_cmp(&v).is_some();
+        if is_number && best.is_none_or(|(_, b)| v > b) {
+            best = Some((i, v));
+        }
+    }
+    best.map_or(0, |(i, _)| i)
 }
 
 #[derive(Clone, Copy)]

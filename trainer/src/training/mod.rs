@@ -10,7 +10,7 @@ pub mod progress;
 
 pub use checkpoint::Checkpointing;
 pub use config::{EVAL_BATCH, TrainConfig, TrainError};
-pub use fit::{TrainOutcome, evaluate, train};
+pub use fit::{TrainOutcome, argmax, evaluate, train};
 pub use history::{EpochRecord, History, TestScore, median};
 pub use progress::{Bars, Progress, epoch_prefix};
 

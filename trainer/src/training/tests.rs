@@ -358,8 +358,13 @@ fn evaluate_agrees_with_logits_in_f64() {
 
 #[test]
 fn argmax_takes_the_first_maximum() {
-    assert_eq!(argmax(&[0.0, 2.0, 2.0, 1.0]), 1);
-    assert_eq!(argmax(&[-1.0]), 0);
+    assert_eq!(argmax(&[0.0f32, 2.0, 2.0, 1.0]), 1);
+    assert_eq!(argmax(&[-1.0f32]), 0);
+    assert_eq!(argmax(&[0.5f64, 3.0, 3.0]), 1);
+    // NaN never wins; nothing above −∞ gives 0 (as the f32-only version it replaced did).
+    assert_eq!(argmax(&[f32::NAN, 1.0, 0.5]), 1);
+    assert_eq!(argmax(&[f64::NEG_INFINITY, f64::NEG_INFINITY]), 0);
+    assert_eq!(argmax::<f32>(&[]), 0);
 }
 
 #[test]
