@@ -94,9 +94,9 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
 }
 
 fn quantize(args: QuantizeArgs) -> anyhow::Result<()> {
-    use trainer::quantize::{f32_layers, quantize_to_files, read_checked};
+    use trainer::quantize::{f32_layers, quantize_to_files};
     // Every check that needs no data first: a missing, corrupt or quantized file fails at once.
-    let file = read_checked(&args.input)?;
+    let file = read_model(&args.input)?;
     let model = Model::from_bytes(&file).context("re-reading the checked model")?;
     f32_layers(&model).with_context(|| format!("{}", args.input.display()))?;
     let data = FashionMnist::load(args.data.as_deref(), model.classes())?;

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use model_format::{AlignedBytes, Model};
+use model_format::Model;
 
 use std::fmt::Write as _;
 
@@ -19,16 +19,8 @@ pub const CALIBRATION_IMAGES: usize = 1_000;
 /// Why a model file could not be quantized; nothing is written then.
 #[derive(Debug, thiserror::Error)]
 pub enum QuantizeFileError {
-    /// The input could not be read.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        /// The input path.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
     /// The input is not a valid model file.
-    #[error("{path} is not a valid model file: {source}")]
+    #[error("{path} is not a valid model file")]
     Invalid {
         /// The input path.
         path: PathBuf,
@@ -36,7 +28,7 @@ pub enum QuantizeFileError {
         source: model_format::Error,
     },
     /// The model cannot be quantized.
-    #[error("{path}: {source}")]
+    #[error("quantizing {path}")]
     Quantize {
         /// The input path.
         path: PathBuf,
@@ -47,7 +39,7 @@ pub enum QuantizeFileError {
     #[error("--out {0} is the input file; write the quantized model elsewhere")]
     SameFile(PathBuf),
     /// The output could not be written.
-    #[error("cannot write {path}: {source}")]
+    #[error("writing {path}")]
     Write {
         /// The output path.
         path: PathBuf,
@@ -165,22 +157,6 @@ pub fn quantize_to_files(
         ));
     }
     Ok(Comparison { f32, quantized })
-}
-
-/// Reads and checks a model file, bounded by the format's sizes only.
-///
-/// # Errors
-/// [`QuantizeFileError::Read`] or [`QuantizeFileError::Invalid`].
-pub fn read_checked(path: &Path) -> Result<AlignedBytes, QuantizeFileError> {
-    let bytes = AlignedBytes::read(path).map_err(|source| QuantizeFileError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    Model::from_bytes(&bytes).map_err(|source| QuantizeFileError::Invalid {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    Ok(bytes)
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {

@@ -30,9 +30,7 @@ use model_format::{
 };
 
 pub use crate::training::argmax;
-pub use files::{
-    CALIBRATION_IMAGES, Comparison, QuantizeFileError, Scored, quantize_to_files, read_checked,
-};
+pub use files::{CALIBRATION_IMAGES, Comparison, QuantizeFileError, Scored, quantize_to_files};
 pub use forward::{Net, accuracy, forward, predict};
 
 /// The storage to quantize to.
