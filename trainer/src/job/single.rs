@@ -85,7 +85,7 @@ pub fn run_one(
             }
         })?;
 
-    let quantized = quantize_exported(spec, &model_path, &exported.file, train_set, test_set)?;
+    let quantized = quantize_exported(spec, &dir, &exported.file, train_set, test_set)?;
     progress.line(&quantized_line(&spec.name, &quantized));
 
     write_history(&outcome.history, &dir)?;
@@ -131,18 +131,17 @@ fn export_info(
     }
 }
 
-/// Writes `model-f16.fmlp` and `model-int8.fmlp` beside the exported `model_path` and scores
-/// all three files on the test set.
+/// Writes `dir/model-f16.fmlp` and `dir/model-int8.fmlp` beside the exported `dir/model.fmlp`
+/// (`file`) and scores all three files on the test set.
 fn quantize_exported(
     spec: &MlpSpec,
-    model_path: &std::path::Path,
+    dir: &std::path::Path,
     file: &[u8],
     train_set: &Dataset,
     test_set: &Dataset,
 ) -> Result<Comparison, RunError> {
-    let dir = model_path.parent().unwrap_or(std::path::Path::new("."));
     quantize_to_files(
-        model_path,
+        &dir.join("model.fmlp"),
         file,
         &Target::ALL,
         |t| dir.join(format!("model-{}.fmlp", t.storage().name())),
