@@ -34,6 +34,14 @@ pub enum IdxError {
         /// [`crate::MAX_DECOMPRESSED_BYTES`].
         limit: u64,
     },
+    /// A file has more compressed bytes than [`crate::MAX_COMPRESSED_BYTES`].
+    #[error("{}: more than {limit} compressed bytes", .path.display())]
+    CompressedTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// [`crate::MAX_COMPRESSED_BYTES`].
+        limit: u64,
+    },
     /// The IDX magic number is not the one for this kind of file.
     #[error("{}: IDX magic is {found:#010x}, expected {expected:#010x}", .path.display())]
     BadMagic {

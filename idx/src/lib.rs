@@ -3,7 +3,8 @@
 //! firmware's build script and `evaluate` example. std only; the firmware library never links it.
 //!
 //! Every header is checked before the payload is read, and no header can make the reader
-//! allocate more than [`MAX_DECOMPRESSED_BYTES`]. A malformed file is an [`IdxError`] naming the
+//! allocate more than [`MAX_DECOMPRESSED_BYTES`]. Files are streamed through the decoder, never
+//! read whole first, and no file may have more than [`MAX_COMPRESSED_BYTES`]. A malformed file is an [`IdxError`] naming the
 //! file, never a panic.
 //!
 //! ```
@@ -25,7 +26,10 @@ pub mod read;
 
 pub use error::IdxError;
 pub use layout::{find_dir, missing_files};
-pub use read::{MAX_DECOMPRESSED_BYTES, decode_images, decode_labels, read_images, read_labels};
+pub use read::{
+    MAX_COMPRESSED_BYTES, MAX_DECOMPRESSED_BYTES, decode_images, decode_labels, read_images,
+    read_labels,
+};
 
 #[cfg(test)]
 mod tests;

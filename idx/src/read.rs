@@ -15,6 +15,14 @@ use crate::layout::{IMAGE_COLS, IMAGE_PIXELS, IMAGE_ROWS};
 /// hostile or corrupt file (a gzip bomb, a header claiming 2³² images).
 pub const MAX_DECOMPRESSED_BYTES: u64 = 64 << 20;
 
+/// Most bytes one gzipped IDX file may have on disk: the decompressed cap plus 1/8192 of it,
+/// room for deflate's stored blocks (5 bytes per 65,535) and the gzip header and trailer, so
+/// every single-member file whose content fits [`MAX_DECOMPRESSED_BYTES`] fits this too.
+///
+/// The file is streamed through the decoder, never read whole first: a longer file is refused
+/// from its length (a regular file) or as soon as this many bytes have been read (a pipe).
+pub const MAX_COMPRESSED_BYTES: u64 = MAX_DECOMPRESSED_BYTES + (MAX_DECOMPRESSED_BYTES >> 13);
+
 /// IDX magic of unsigned-byte data with 3 dimensions (images).
 pub const IMAGES_MAGIC: u32 = 0x0000_0803;
 /// IDX magic of unsigned-byte data with 1 dimension (labels).
@@ -28,7 +36,7 @@ pub const LABELS_MAGIC: u32 = 0x0000_0801;
 /// # Errors
 /// [`IdxError::Io`] if the file cannot be read, otherwise as [`decode_images`].
 pub fn read_images(path: &Path) -> Result<Vec<u8>, IdxError> {
-    decode_images(path, &read_file(path)?)
+    decode(path, open_capped(path)?, Kind::Images)
 }
 
 /// Reads a gzipped IDX label file of class indices below `classes`.
@@ -36,7 +44,8 @@ pub fn read_images(path: &Path) -> Result<Vec<u8>, IdxError> {
 /// # Errors
 /// [`IdxError::Io`] if the file cannot be read, otherwise as [`decode_labels`].
 pub fn read_labels(path: &Path, classes: usize) -> Result<Vec<u8>, IdxError> {
-    decode_labels(path, &read_file(path)?, classes)
+    let labels = decode(path, open_capped(path)?, Kind::Labels)?;
+    check_labels(path, labels, classes)
 }
 
 /// Decodes the gzipped bytes of an image file; `path` only names it in errors.
@@ -46,7 +55,7 @@ pub fn read_labels(path: &Path, classes: usize) -> Result<Vec<u8>, IdxError> {
 /// [`IdxError::BadDimensions`], [`IdxError::Truncated`], [`IdxError::TrailingBytes`] or
 /// [`IdxError::TooLarge`] if its content is not a well-formed 28 × 28 image file.
 pub fn decode_images(path: &Path, gz: &[u8]) -> Result<Vec<u8>, IdxError> {
-    decode(path, gz, Kind::Images)
+    decode(path, capped_slice(path, gz)?, Kind::Images)
 }
 
 /// Decodes the gzipped bytes of a label file; `path` only names it in errors.
@@ -54,7 +63,11 @@ pub fn decode_images(path: &Path, gz: &[u8]) -> Result<Vec<u8>, IdxError> {
 /// # Errors
 /// As [`decode_images`], plus [`IdxError::BadLabel`] for a value of `classes` or more.
 pub fn decode_labels(path: &Path, gz: &[u8], classes: usize) -> Result<Vec<u8>, IdxError> {
-    let labels = decode(path, gz, Kind::Labels)?;
+    let labels = decode(path, capped_slice(path, gz)?, Kind::Labels)?;
+    check_labels(path, labels, classes)
+}
+
+fn check_labels(path: &Path, labels: Vec<u8>, classes: usize) -> Result<Vec<u8>, IdxError> {
     if let Some(index) = labels.iter().position(|&l| usize::from(l) >= classes) {
         return Err(IdxError::BadLabel {
             path: path.to_path_buf(),
@@ -66,11 +79,75 @@ pub fn decode_labels(path: &Path, gz: &[u8], classes: usize) -> Result<Vec<u8>, 
     Ok(labels)
 }
 
-fn read_file(path: &Path) -> Result<Vec<u8>, IdxError> {
-    std::fs::read(path).map_err(|source| IdxError::Io {
+fn compressed_too_large(path: &Path) -> IdxError {
+    IdxError::CompressedTooLarge {
+        path: path.to_path_buf(),
+        limit: MAX_COMPRESSED_BYTES,
+    }
+}
+
+fn capped_slice<'a>(path: &Path, gz: &'a [u8]) -> Result<Capped<&'a [u8]>, IdxError> {
+    if gz.len() as u64 > MAX_COMPRESSED_BYTES {
+        return Err(compressed_too_large(path));
+    }
+    Ok(Capped::new(gz, MAX_COMPRESSED_BYTES))
+}
+
+/// Opens `path` for streaming: a regular file longer than the cap is refused from its length;
+/// anything else (a pipe) is cut off by [`Capped`] once it passes the cap.
+fn open_capped(path: &Path) -> Result<Capped<std::io::BufReader<std::fs::File>>, IdxError> {
+    let io_error = |source| IdxError::Io {
         path: path.to_path_buf(),
         source,
-    })
+    };
+    let file = std::fs::File::open(path).map_err(io_error)?;
+    let meta = file.metadata().map_err(io_error)?;
+    if meta.is_file() && meta.len() > MAX_COMPRESSED_BYTES {
+        return Err(compressed_too_large(path));
+    }
+    Ok(Capped::new(
+        std::io::BufReader::new(file),
+        MAX_COMPRESSED_BYTES,
+    ))
+}
+
+/// A reader that fails with [`OverCap`] rather than give more than `left` bytes.
+struct Capped<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R> Capped<R> {
+    fn new(inner: R, cap: u64) -> Self {
+        Capped { inner, left: cap }
+    }
+}
+
+/// The error [`Capped`] reads with once its cap is passed (told apart from the decoder's own).
+#[derive(Debug)]
+struct OverCap;
+
+impl std::fmt::Display for OverCap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("more compressed bytes than the cap")
+    }
+}
+
+impl std::error::Error for OverCap {}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        // One byte beyond the cap tells a file that ends exactly there from a longer one.
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left + 1).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        if n as u64 > self.left {
+            return Err(std::io::Error::other(OverCap));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,13 +185,19 @@ impl Kind {
 /// The header is checked before anything else is read, and no buffer grows past
 /// [`MAX_DECOMPRESSED_BYTES`]: reading stops one byte after the declared payload, which also
 /// makes the decoder reach the gzip trailer and check its CRC.
-fn decode(path: &Path, gz: &[u8], kind: Kind) -> Result<Vec<u8>, IdxError> {
-    let gzip_error = |source| IdxError::Gzip {
-        path: path.to_path_buf(),
-        source,
+fn decode(path: &Path, gz: impl Read, kind: Kind) -> Result<Vec<u8>, IdxError> {
+    let gzip_error = |source: std::io::Error| {
+        if source.get_ref().is_some_and(|e| e.is::<OverCap>()) {
+            compressed_too_large(path)
+        } else {
+            IdxError::Gzip {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
     };
     let mut decoder = MultiGzDecoder::new(gz);
-    let count = read_header(path, &mut decoder, kind)?;
+    let count = read_header(path, &mut decoder, kind, gzip_error)?;
     let header_len = kind.header_len() as u64;
     let too_large = || IdxError::TooLarge {
         path: path.to_path_buf(),
@@ -154,13 +237,15 @@ fn decode(path: &Path, gz: &[u8], kind: Kind) -> Result<Vec<u8>, IdxError> {
 }
 
 /// Reads and checks the header; returns the item count.
-fn read_header(path: &Path, decoder: &mut impl Read, kind: Kind) -> Result<u32, IdxError> {
+fn read_header(
+    path: &Path,
+    decoder: &mut impl Read,
+    kind: Kind,
+    gzip_error: impl Fn(std::io::Error) -> IdxError,
+) -> Result<u32, IdxError> {
     let mut header_buf = [0u8; 16];
     let header = &mut header_buf[..kind.header_len()];
-    let got = read_up_to(decoder, header).map_err(|source| IdxError::Gzip {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let got = read_up_to(decoder, header).map_err(gzip_error)?;
     let word = |i: usize| {
         u32::from_be_bytes([
             header[4 * i],
@@ -208,4 +293,24 @@ fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> 
         }
     }
     Ok(filled)
+}
+
+#[cfg(test)]
+mod cap_tests {
+    use super::*;
+    use crate::fixtures::{gzip, idx_labels};
+
+    #[test]
+    fn a_stream_past_the_cap_is_cut_off_and_named_so() {
+        let gz = gzip(&idx_labels(&[1; 400]));
+        let p = Path::new("labels.gz");
+        let whole = Capped::new(gz.as_slice(), gz.len() as u64);
+        assert_eq!(decode(p, whole, Kind::Labels).expect("fits"), [1; 400]);
+        let short = Capped::new(gz.as_slice(), gz.len() as u64 - 1);
+        let err = decode(p, short, Kind::Labels).expect_err("one byte over");
+        assert!(
+            matches!(err, IdxError::CompressedTooLarge { .. }),
+            "{err:?}"
+        );
+    }
 }

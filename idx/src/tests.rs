@@ -245,3 +245,22 @@ fn real_test_set_from_debian() {
     }
     assert_eq!(histogram, [1_000; 10]);
 }
+
+/// A sparse file one byte over the compressed cap (64 MiB plus 8 KiB of room for deflate's
+/// stored blocks) is refused from its length, before a byte of it is decompressed.
+#[test]
+fn finding_5_a_gz_file_over_the_compressed_cap_is_refused_before_reading() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("train-images-idx3-ubyte.gz");
+    let cap: u64 = (64 << 20) + (8 << 10);
+    assert_eq!(cap, crate::MAX_COMPRESSED_BYTES);
+    let file = std::fs::File::create(&path).expect("create");
+    file.set_len(cap + 1).expect("sparse");
+    let err = read_images(&path).expect_err("over the cap");
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!("{cap} compressed bytes")),
+        "{message}"
+    );
+    assert!(message.contains("train-images-idx3-ubyte.gz"), "{message}");
+}
