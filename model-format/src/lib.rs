@@ -78,6 +78,10 @@ pub const MAX_LAYERS: usize = 8;
 pub const MAX_CLASSES: usize = 16;
 /// Longest string (variant, note, class name) in bytes.
 pub const MAX_STR_LEN: usize = 255;
+/// Longest model file a host reader (`AlignedBytes::read`) accepts: 64 MiB. The length field
+/// is a `u32`, but no model for a microcontroller comes near this (the largest preset, dropout,
+/// is 1.4 MB in f32), and the bound lets a reader refuse a huge file from its preamble.
+pub const MAX_FILE_LEN: usize = 64 << 20;
 
 /// The checksum: CRC-32/ISO-HDLC, the one zlib, PNG and postcard's `use-crc` use.
 pub(crate) const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
