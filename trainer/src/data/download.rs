@@ -145,7 +145,7 @@ fn fetch(
     // A failed check travels through the writer's io::Error; keep the typed one.
     let mut failure = None;
     let written = write_atomic_with(dest, |tmp| {
-        let mut out = File::create_new(tmp)?;
+        let mut out = File::options().write(true).truncate(true).open(tmp)?;
         stream_checked(&mut body, &mut out, url, file).map_err(|e| {
             let io = io::Error::other(e.to_string());
             failure = Some(e);
