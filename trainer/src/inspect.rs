@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use model_format::{AlignedBytes, Model};
 
 use crate::report::summary::thousands;
+use crate::training::is_checkpoint;
 
 /// Why a file could not be inspected.
 #[non_exhaustive]
@@ -27,22 +28,62 @@ pub enum InspectError {
         /// What the checker found.
         source: model_format::Error,
     },
+    /// The file is one of the trainer's checkpoints.
+    #[error(
+        "{path} is a training checkpoint, not a model: `trainer train --resume` continues from \
+         it, and the model file of that run is model.fmlp beside it"
+    )]
+    Checkpoint {
+        /// The file.
+        path: PathBuf,
+    },
 }
 
-/// Reads and checks a model file.
+/// Reads and checks a model file: its preamble before the rest, at most
+/// [`model_format::MAX_FILE_LEN`] bytes, and only from a regular file
+/// ([`AlignedBytes::read`]).
 ///
 /// # Errors
-/// [`InspectError`] naming the file.
+/// [`InspectError`] naming the file: [`InspectError::Checkpoint`] for a checkpoint,
+/// [`InspectError::Invalid`] for what the checks refuse, [`InspectError::Read`] otherwise
+/// (a FIFO or a device included).
 pub fn read_model(path: &Path) -> Result<AlignedBytes, InspectError> {
-    let bytes = AlignedBytes::read(path).map_err(|source| InspectError::Read {
-        path: path.to_path_buf(),
-        source,
+    let invalid = |source| {
+        let is_ckpt = matches!(
+            source,
+            model_format::Error::BadMagic { .. } | model_format::Error::UnsupportedVersion { .. }
+        ) && is_checkpoint_file(path);
+        if is_ckpt {
+            InspectError::Checkpoint {
+                path: path.to_path_buf(),
+            }
+        } else {
+            InspectError::Invalid {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
+    };
+    let bytes = AlignedBytes::read(path).map_err(|source| {
+        match source.get_ref().and_then(|e| e.downcast_ref()) {
+            Some(&e) => invalid(e),
+            None => InspectError::Read {
+                path: path.to_path_buf(),
+                source,
+            },
+        }
     })?;
-    Model::from_bytes(&bytes).map_err(|source| InspectError::Invalid {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    Model::from_bytes(&bytes).map_err(invalid)?;
     Ok(bytes)
+}
+
+/// Whether the regular file at `path` begins with a checkpoint's magic (only called once the
+/// model reader has found `path` to be a regular file).
+fn is_checkpoint_file(path: &Path) -> bool {
+    let mut start = [0u8; 8];
+    std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut start))
+        .is_ok_and(|()| is_checkpoint(&start))
 }
 
 /// RAM the firmware needs for activations: two ping-pong buffers as wide as the widest layer,

@@ -64,7 +64,17 @@ pub(crate) fn resume<O: Optimizer<Mlp<TrainBackend>, TrainBackend>>(
     ))
 }
 
-const MAGIC: &[u8; 8] = b"FMLPCKPT";
+/// The first bytes of a checkpoint. Unlike the first trainers' `FMLPCKPT`, it does not begin
+/// with a model file's `FMLP`, so no reader takes one for the other.
+const MAGIC: &[u8; 8] = b"CKPTfmlp";
+/// The magic of checkpoints written before `MAGIC`; read still, never written.
+const OLD_MAGIC: &[u8; 8] = b"FMLPCKPT";
+
+/// Whether `start` (a file's first bytes) is the beginning of a checkpoint, of this trainer or
+/// of an older one.
+pub fn is_checkpoint(start: &[u8]) -> bool {
+    start.starts_with(MAGIC) || start.starts_with(OLD_MAGIC)
+}
 /// 2: the metadata holds the model spec (in the history) instead of a variant name.
 const CHECKPOINT_VERSION: u32 = 2;
 
@@ -149,8 +159,13 @@ pub(crate) fn read_checkpoint(path: &Path) -> Result<Checkpoint, TrainError> {
         .checked_sub(32)
         .ok_or_else(|| corrupt(path, "file too short"))?;
     let (body, digest) = bytes.split_at(body_len);
-    if !body.starts_with(MAGIC) {
-        return Err(corrupt(path, "not a checkpoint (bad magic)"));
+    if !is_checkpoint(body) {
+        let what = if body.starts_with(&model_format::MAGIC) {
+            "a model file, not a checkpoint"
+        } else {
+            "not a checkpoint (bad magic)"
+        };
+        return Err(corrupt(path, what));
     }
     if Sha256::digest(body).as_slice() != digest {
         return Err(corrupt(path, "checksum mismatch (truncated or damaged)"));

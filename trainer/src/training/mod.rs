@@ -8,7 +8,7 @@ pub mod fit;
 pub mod history;
 pub mod progress;
 
-pub use checkpoint::Checkpointing;
+pub use checkpoint::{Checkpointing, is_checkpoint};
 pub use config::{EVAL_BATCH, TrainConfig, TrainError};
 pub use fit::{TrainOutcome, argmax, evaluate, train};
 pub use history::{EpochRecord, History, TestScore, median};
