@@ -116,19 +116,23 @@ pub struct TrainArgs {
     pub epochs: usize,
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Adam learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    /// Adam learning rate: a finite number above 0 (the model files' note prints it in full,
+    /// so it must also leave that note within 255 bytes: at least about 1e-150).
+    #[arg(long, default_value_t = 1e-3, value_parser = finite_positive)]
     pub learning_rate: f64,
     /// Seed of every random draw (init, shuffling, dropout); same seed, same history.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Output directory: OUT/<model>/{model.fmlp,history.csv,history.json,*.png}, OUT/summary.{md,csv}.
+    /// One trainer at a time: a second one on the same OUT is refused, naming the first.
     #[arg(long, default_value = "out")]
     pub out: PathBuf,
     /// Train on only the first N of the 50,000 training images (quick runs).
-    #[arg(long)]
+    #[arg(long, value_parser = positive())]
     pub train_limit: Option<usize>,
-    /// Continue each model from its last end-of-epoch checkpoint in OUT/<model>/.
+    /// Continue each model from its last end-of-epoch checkpoint in OUT/<model>/. Without it,
+    /// the files of an earlier run in OUT that this run would write are first moved into
+    /// OUT/earlier-run-DATE/.
     #[arg(long)]
     pub resume: bool,
     /// Models trained at once (default: the number of CPU cores).
@@ -188,4 +192,13 @@ pub struct BenchArgs {
 /// A count of at least 1.
 fn positive() -> RangedU64ValueParser<usize> {
     RangedU64ValueParser::new().range(1..)
+}
+
+/// A floating-point number that is finite and above 0.
+fn finite_positive(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
+        Ok(_) => Err("must be a finite number above 0".into()),
+        Err(e) => Err(format!("{e}; expected a finite number above 0")),
+    }
 }

@@ -59,6 +59,13 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         train_limit: args.train_limit,
         ..TrainConfig::default()
     };
+    let settings = Settings {
+        config,
+        out: args.out,
+        resume: args.resume,
+    };
+    // Every setting before the data is looked for (and perhaps downloaded).
+    settings.check(&specs)?;
     // Only the directory: each worker process loads (and checks) the files itself.
     let data_dir = locate(args.common.data.as_deref())?;
     let in_training = TRAIN_IMAGES - VALIDATION_IMAGES;
@@ -70,11 +77,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
     );
     let opts = RunOptions {
         specs,
-        settings: Settings {
-            config,
-            out: args.out,
-            resume: args.resume,
-        },
+        settings,
         jobs: args
             .jobs
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),

@@ -6,6 +6,31 @@ use std::path::PathBuf;
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
+    /// A setting is out of range (checked before any data is loaded).
+    #[error(transparent)]
+    Settings(crate::training::TrainError),
+    /// The learning rate, printed in full in each model file's note, makes the note too long.
+    #[error(
+        "--learning-rate {learning_rate:e}: the model files' provenance note prints it in full, \
+         which makes it {bytes} bytes, and a model file holds at most 255; use a larger rate"
+    )]
+    NoteTooLong {
+        /// The note's length.
+        bytes: usize,
+        /// The rate.
+        learning_rate: f64,
+    },
+    /// Another trainer holds the output directory.
+    #[error(
+        "{} is in use by another trainer ({holder}); wait for it to end, or give this run \
+         another --out", .out.display()
+    )]
+    Busy {
+        /// The output directory.
+        out: PathBuf,
+        /// What the holder wrote in the lock file: pid, host, start time, command.
+        holder: String,
+    },
     /// Finding or loading the data failed.
     #[error(transparent)]
     Data(#[from] crate::data::DataError),
@@ -47,8 +72,8 @@ pub enum RunError {
         /// What went wrong, with the worker's own error message when it printed one.
         reason: String,
     },
-    /// Creating an output directory failed.
-    #[error("creating {path}")]
+    /// Creating, locking or tidying an output directory failed.
+    #[error("preparing {path}")]
     Io {
         /// The directory.
         path: PathBuf,

@@ -1,7 +1,9 @@
 //! The main job (`trainer train`): every model trained, evaluated, exported, plotted and
-//! summarised, one per worker process ([`worker`]) or thread, each through [`single`].
+//! summarised, one per worker process ([`worker`]) or thread, each through [`single`], in an
+//! output directory held by one trainer at a time ([`out_dir`]).
 
 pub mod error;
+pub mod out_dir;
 pub mod run;
 pub mod single;
 pub mod worker;

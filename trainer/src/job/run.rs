@@ -9,6 +9,7 @@ use indicatif::MultiProgress;
 
 use crate::data::{Dataset, FashionMnist};
 use crate::job::error::RunError;
+use crate::job::out_dir::{Claimed, claim};
 use crate::job::single::{ModelRun, Settings, run_one};
 use crate::job::worker::run_in_worker;
 use crate::model::spec::MlpSpec;
@@ -35,6 +36,10 @@ pub struct RunOptions {
 /// comparison plots and `summary.{md,csv}`. Returns the runs in the order of `opts.specs`.
 /// Worker processes load the data themselves; only threads need it loaded here.
 ///
+/// Before anything is loaded, every setting is checked ([`Settings::check`]) and `OUT` is
+/// claimed for this run ([`claim`]: locked, a killed run's temporary files removed, an earlier
+/// run's files set aside unless resuming); what was tidied is reported through `multi`.
+///
 /// # Errors
 /// The first [`RunError`] of any model; finished models keep their files.
 pub fn run(
@@ -43,10 +48,9 @@ pub fn run(
     multi: &MultiProgress,
 ) -> Result<Vec<ModelRun>, RunError> {
     let out = &opts.settings.out;
-    std::fs::create_dir_all(out).map_err(|source| RunError::Io {
-        path: out.clone(),
-        source,
-    })?;
+    opts.settings.check(&opts.specs)?;
+    let claimed = claim(out, &opts.specs, opts.settings.resume)?;
+    report_tidying(&claimed, multi);
     let runner = match &opts.worker {
         Some(exe) => Runner::Workers(exe),
         None => {
@@ -92,6 +96,34 @@ pub fn run(
     let rows: Vec<SummaryRow> = runs.iter().map(|r| r.row.clone()).collect();
     write_summary(&rows, out)?;
     Ok(runs)
+}
+
+/// Says what [`claim`] removed and set aside.
+fn report_tidying(claimed: &Claimed, multi: &MultiProgress) {
+    let say = |line: String| {
+        if multi.is_hidden() || multi.println(&line).is_err() {
+            eprintln!("{line}");
+        }
+    };
+    if !claimed.removed.is_empty() {
+        let paths: Vec<String> = claimed
+            .removed
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        say(format!(
+            "removed {} temporary file(s) left by a trainer that was killed: {}",
+            paths.len(),
+            paths.join(", ")
+        ));
+    }
+    if let Some((dir, n)) = &claimed.set_aside {
+        say(format!(
+            "this run does not --resume: the {n} files of the earlier run it would replace are \
+             now in {}",
+            dir.display()
+        ));
+    }
 }
 
 /// Where the models of [`run`] train.

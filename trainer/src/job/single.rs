@@ -3,11 +3,16 @@
 
 use std::path::PathBuf;
 
+use idx::layout::TRAIN_IMAGES;
+use rand::SeedableRng as _;
+use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
-use crate::data::Dataset;
-use crate::export::{ExportInfo, export};
+use crate::Backend;
+use crate::data::{Dataset, VALIDATION_IMAGES};
+use crate::export::{ExportInfo, encode_snapshot, export};
 use crate::job::error::RunError;
+use crate::model::mlp::Mlp;
 use crate::model::spec::MlpSpec;
 use crate::plot::{plot_accuracy, plot_loss};
 use crate::quantize::{Comparison, Target, quantize_to_files};
@@ -107,6 +112,44 @@ pub fn run_one(
     })
 }
 
+impl Settings {
+    /// Checks every setting before any data is loaded or any file written: each on its own
+    /// ([`TrainConfig::check`]), then that each model's file can be written with them, by
+    /// encoding a stand-in of each model (its spec's shape, untrained weights) with the
+    /// provenance note the run will write, which prints the learning rate in full.
+    ///
+    /// # Errors
+    /// [`RunError::Settings`] naming the setting, or [`RunError::Export`] naming the model
+    /// whose file the encoder would refuse (a note over 255 bytes, more than 16 classes, ...).
+    pub fn check(&self, specs: &[MlpSpec]) -> Result<(), RunError> {
+        self.config.check().map_err(RunError::Settings)?;
+        let note = provenance_note(&self.config, TRAIN_IMAGES - VALIDATION_IMAGES);
+        if note.len() > model_format::MAX_STR_LEN {
+            return Err(RunError::NoteTooLong {
+                bytes: note.len(),
+                learning_rate: self.config.learning_rate,
+            });
+        }
+        for spec in specs {
+            let mut rng = StdRng::seed_from_u64(0);
+            let stand_in = Mlp::<Backend>::new(spec, &mut rng, &Default::default());
+            let info = ExportInfo {
+                seed: self.config.seed,
+                epochs: self.config.epochs as u32,
+                test_accuracy: 0.0,
+                note: note.clone(),
+            };
+            encode_snapshot(spec, &stand_in.snapshot(), &info).map_err(|source| {
+                RunError::Export {
+                    name: spec.name.clone(),
+                    source,
+                }
+            })?;
+        }
+        Ok(())
+    }
+}
+
 /// The provenance written into the model file.
 fn export_info(
     config: &TrainConfig,
@@ -118,17 +161,23 @@ fn export_info(
         seed: config.seed,
         epochs: history.epochs.len() as u32,
         test_accuracy: test.accuracy,
-        note: format!(
-            "trainer {} (burn 0.21, ndarray); batch {}, Adam lr {} eps {:e}; {} training images; BatchNorm folded",
-            env!("CARGO_PKG_VERSION"),
-            config.batch_size,
-            config.learning_rate,
-            config.epsilon,
-            config
-                .train_limit
-                .map_or(train_images, |n| n.min(train_images)),
-        ),
+        note: provenance_note(config, train_images),
     }
+}
+
+/// The model file's note: the trainer, the settings and the training images used
+/// (`train_images`, or the limit if lower).
+fn provenance_note(config: &TrainConfig, train_images: usize) -> String {
+    format!(
+        "trainer {} (burn 0.21, ndarray); batch {}, Adam lr {} eps {:e}; {} training images; BatchNorm folded",
+        env!("CARGO_PKG_VERSION"),
+        config.batch_size,
+        config.learning_rate,
+        config.epsilon,
+        config
+            .train_limit
+            .map_or(train_images, |n| n.min(train_images)),
+    )
 }
 
 /// Writes `dir/model-f16.fmlp` and `dir/model-int8.fmlp` beside the exported `dir/model.fmlp`

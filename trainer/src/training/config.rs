@@ -45,6 +45,51 @@ impl Default for TrainConfig {
     }
 }
 
+impl TrainConfig {
+    /// Checks every setting alone, before any data is loaded: at least one epoch (and at most
+    /// `u32::MAX`, what a model file records), a positive batch size and training-image
+    /// limit, a finite learning rate and ε above 0, β₁ and β₂ in `[0, 1)`.
+    ///
+    /// # Errors
+    /// [`TrainError::InvalidSetting`] naming the first setting that fails.
+    pub fn check(&self) -> Result<(), TrainError> {
+        let fail = |setting: &'static str, value: String, expected: &'static str| {
+            Err(TrainError::InvalidSetting {
+                setting,
+                value,
+                expected,
+            })
+        };
+        if self.epochs == 0 || u32::try_from(self.epochs).is_err() {
+            return fail("epochs", self.epochs.to_string(), "1 to 4294967295");
+        }
+        if self.batch_size == 0 {
+            return fail("batch size", "0".into(), "at least 1");
+        }
+        if self.train_limit == Some(0) {
+            return fail("training-image limit", "0".into(), "at least 1");
+        }
+        let positive = |x: f64| x.is_finite() && x > 0.0;
+        if !positive(self.learning_rate) {
+            let value = self.learning_rate.to_string();
+            return fail("learning rate", value, "a finite number above 0");
+        }
+        if !positive(self.epsilon) {
+            return fail(
+                "Adam epsilon",
+                self.epsilon.to_string(),
+                "a finite number above 0",
+            );
+        }
+        for (setting, beta) in [("Adam beta_1", self.beta_1), ("Adam beta_2", self.beta_2)] {
+            if !(0.0..1.0).contains(&beta) {
+                return fail(setting, beta.to_string(), "in [0, 1)");
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Why training stopped.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -52,8 +97,18 @@ pub enum TrainError {
     /// A setting or an input cannot be trained on.
     #[error("invalid training setup: {0}")]
     InvalidConfig(&'static str),
+    /// A setting is out of its range ([`TrainConfig::check`]).
+    #[error("invalid setting: {setting} {value}, expected {expected}")]
+    InvalidSetting {
+        /// The setting.
+        setting: &'static str,
+        /// Its value.
+        value: String,
+        /// What it may be.
+        expected: &'static str,
+    },
     /// Reading or writing the checkpoint failed.
-    #[error("checkpoint I/O on {path}: {source}")]
+    #[error("checkpoint I/O on {path}")]
     CheckpointIo {
         /// The file concerned.
         path: PathBuf,

@@ -46,8 +46,9 @@ pub struct TrainOutcome {
 /// Bars and one Keras-style line per epoch go to `progress`.
 ///
 /// # Errors
+/// [`TrainError::InvalidSetting`] for a setting out of range ([`TrainConfig::check`]);
 /// [`TrainError::InvalidConfig`] for an invalid spec, an empty or malformed data set (a label
-/// not below the spec's class count, not 784 bytes per image) or batch size 0;
+/// not below the spec's class count, not 784 bytes per image);
 /// [`TrainError::CheckpointIo`], [`TrainError::CheckpointCorrupt`] and
 /// [`TrainError::CheckpointMismatch`] (other spec, or any setting but `epochs` differs) for
 /// checkpoints; [`TrainError::NonFiniteLoss`] as soon as a batch loss is NaN or infinite.
@@ -131,12 +132,10 @@ fn check_inputs(
     if spec.check().is_err() {
         return Err(TrainError::InvalidConfig("the model spec is invalid"));
     }
+    config.check()?;
     let n_train = config
         .train_limit
         .map_or(train.len(), |n| n.min(train.len()));
-    if config.batch_size == 0 {
-        return Err(TrainError::InvalidConfig("batch size must be positive"));
-    }
     if n_train == 0 || val.is_empty() {
         return Err(TrainError::InvalidConfig(
             "training and validation sets must be non-empty",
