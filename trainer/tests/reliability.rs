@@ -66,6 +66,14 @@ fn kill_group(pid: u32) {
         .status();
 }
 
+/// [`kill_group`], and the trainer itself through std should `kill` be missing (its worker
+/// then dies at its next report, on the closed pipe).
+fn kill_all(mut child: Child) {
+    kill_group(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 /// The command's stderr after it failed within [`TIMEOUT`].
 fn fails(command: &mut Command) -> String {
     let out = output_within(command, TIMEOUT).expect("the trainer hung");
@@ -242,8 +250,7 @@ fn finding_8_a_second_trainer_on_one_out_is_refused_naming_the_holder() {
     wait_for(&out.join("vanilla/vanilla.ckpt"));
     let second = output_within(&mut quick(&out), TIMEOUT);
     let resumed = output_within(quick(&out).arg("--resume"), TIMEOUT);
-    kill_group(pid);
-    drop(first);
+    kill_all(first);
     for output in [second, resumed] {
         let output = output.expect("the second trainer hung");
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -286,8 +293,7 @@ fn finding_9_a_new_run_sets_the_earlier_one_aside_and_never_mixes_them() {
         assert!(started.elapsed() < TIMEOUT, "no checkpoint of the new run");
         std::thread::sleep(Duration::from_millis(50));
     }
-    kill_group(second.id());
-    drop(second);
+    kill_all(second);
 
     // No file of the first run is left beside the second run's checkpoint...
     let in_dir: Vec<String> = names(&out.join("vanilla"))
