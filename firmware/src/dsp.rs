@@ -22,9 +22,14 @@
 //! See [`f16_steps_5`]: stable Rust cannot pass values in VFP registers on this target, so the
 //! whole inner loop is assembly.
 //!
-//! # int8 on x86-64 hosts: `PMADDWD`
-//! See [`pack_sse2`]: SSE2 intrinsics are `unsafe` to call outside a
-//! `#[target_feature]` function, even though every x86-64 CPU has SSE2.
+//! # int8 on x86-64 hosts: `VPMADDWD` (AVX2) or `PMADDWD` (SSE2)
+//! See [`pack_avx2`] and [`pack_sse2`]: the default x86-64 target promises SSE2 only, so the
+//! AVX2 loop is chosen at run time ([`has_avx2`]: CPUID and XGETBV, cached; `core` has no
+//! `is_x86_feature_detected!`), and a build needs no `-C target-cpu`. Both sign-extend the
+//! weights to i16 and multiply by the offset input in i16 (`x' ≤ 255` in magnitude), so every
+//! pair sum is exact in i32 and both give the portable loop's integers. (`PMADDUBSW`, u8 × i8,
+//! would halve the work but saturates its i16 pair sums: 2 · 255 · 127 > 2^15 − 1.)
+//! SSE2 and AVX2 intrinsics are `unsafe` to call outside a `#[target_feature]` function.
 //!
 //! # int8 on Armv6-M (Cortex-M0/M0+)
 //! See [`band_armv6m`]: Thumb-1 without a multiply-accumulate, where LLVM's code for the
@@ -76,6 +81,24 @@ pub(crate) fn dense_i8_bands(
     {
         let _ = pack;
         let (blocks, _) = weights.as_chunks::<{ BLOCK * BLOCK }>();
+        if has_avx2() {
+            // Zeroed rather than uninitialised: 8 KiB of stores is noise beside a layer.
+            let mut buffer = [pack_avx2(&[0; BLOCK], 0); PACK_INPUTS / BLOCK];
+            return drive(
+                blocks,
+                input,
+                offset,
+                &mut buffer,
+                output,
+                finish,
+                pack_avx2,
+                |w, x, sums| {
+                    // SAFETY: `band_avx2` needs AVX2; `has_avx2` found it by CPUID, with the
+                    // OS saving the YMM registers (XCR0), as `is_x86_feature_detected!` does.
+                    unsafe { band_avx2(w, x, sums) }
+                },
+            );
+        }
         // Zeroed rather than uninitialised: 4 KiB of stores is noise beside a layer on a host.
         let mut buffer = [pack_sse2(&[0; BLOCK], 0); PACK_INPUTS / BLOCK];
         drive(
@@ -562,8 +585,100 @@ pub(crate) fn band_armv6m(band: &[i8], input: &[i8], offset: i32) -> [i32; BLOCK
 
 #[cfg(target_arch = "x86_64")]
 use core::arch::x86_64::{
-    __m128i, _mm_add_epi32, _mm_madd_epi16, _mm_srai_epi16, _mm_unpackhi_epi8, _mm_unpacklo_epi8,
+    __m128i, __m256i, _mm_add_epi32, _mm_madd_epi16, _mm_srai_epi16, _mm_unpackhi_epi8,
+    _mm_unpacklo_epi8, _mm256_add_epi32, _mm256_cvtepi8_epi16, _mm256_madd_epi16,
 };
+
+/// Whether this CPU runs AVX2 code: found once by CPUID and XGETBV (the test std's
+/// `is_x86_feature_detected!("avx2")` makes, which `core` does not offer), then cached.
+#[cfg(target_arch = "x86_64")]
+fn has_avx2() -> bool {
+    use core::sync::atomic::{AtomicU8, Ordering};
+    const UNKNOWN: u8 = 0;
+    const NO: u8 = 1;
+    const YES: u8 = 2;
+    static FOUND: AtomicU8 = AtomicU8::new(UNKNOWN);
+    match FOUND.load(Ordering::Relaxed) {
+        NO => false,
+        YES => true,
+        _ => {
+            let yes = detect_avx2();
+            FOUND.store(if yes { YES } else { NO }, Ordering::Relaxed);
+            yes
+        }
+    }
+}
+
+/// CPUID leaf 7 says AVX2, leaf 1 says AVX and OSXSAVE, and XCR0 says the OS saves the XMM
+/// and YMM state (bits 1 and 2): Intel SDM vol. 1, §14.3 "Detection of Intel AVX
+/// instructions".
+#[cfg(target_arch = "x86_64")]
+fn detect_avx2() -> bool {
+    use core::arch::x86_64::{__cpuid, __cpuid_count};
+    const OSXSAVE: u32 = 1 << 27;
+    const AVX: u32 = 1 << 28;
+    const AVX2: u32 = 1 << 5;
+    const XMM_YMM: u64 = 0b110;
+    if __cpuid(0).eax < 7 {
+        return false;
+    }
+    let leaf1 = __cpuid(1);
+    if leaf1.ecx & (OSXSAVE | AVX) != OSXSAVE | AVX {
+        return false;
+    }
+    // SAFETY: OSXSAVE is set, so the CPU has XSAVE (XGETBV) and the OS has enabled it.
+    let xcr0 = unsafe { xcr0() };
+    xcr0 & XMM_YMM == XMM_YMM && __cpuid_count(7, 0).ebx & AVX2 != 0
+}
+
+/// XCR0, the state components the OS saves.
+///
+/// # Safety
+/// The CPU must have XSAVE with OSXSAVE set (CPUID leaf 1, ECX bit 27).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "xsave")]
+unsafe fn xcr0() -> u64 {
+    // SAFETY: the caller promises XGETBV exists; register 0 (XCR0) always exists with it.
+    unsafe { core::arch::x86_64::_xgetbv(0) }
+}
+
+/// `x0'..x3'` four times, as 16 × i16 (`x' = x + offset`): `VPMADDWD`'s operand for the 16
+/// weights of a block sign-extended by `VPMOVSXBW`; the i32 lanes are then rows 0–3 two
+/// partial sums each, as in [`pack_sse2`]'s two vectors. Exact for the same reason.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn pack_avx2(x: &[i8; BLOCK], offset: i32) -> __m256i {
+    let h = x.map(|v| (i32::from(v) + offset) as i16);
+    bytemuck::cast([h; 4])
+}
+
+/// `sums[r] + Σ_i w[r][i] · x'[i]` for the 4 rows of a band (blocks of 16 weights), two
+/// blocks per iteration into two accumulators.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn band_avx2(blocks: &[[i8; 16]], packed: &[__m256i], sums: [i32; BLOCK]) -> [i32; BLOCK] {
+    let zero: __m256i = bytemuck::cast([0i32; 8]);
+    let (mut even, mut odd) = (zero, zero);
+    let n = blocks.len().min(packed.len());
+    let (blocks, packed) = (&blocks[..n], &packed[..n]);
+    let (pairs, rest) = blocks.as_chunks::<2>();
+    let (xpairs, xrest) = packed.as_chunks::<2>();
+    for ([w0, w1], [x0, x1]) in pairs.iter().zip(xpairs) {
+        let (w0, w1): (__m128i, __m128i) = (bytemuck::cast(*w0), bytemuck::cast(*w1));
+        even = _mm256_add_epi32(even, _mm256_madd_epi16(_mm256_cvtepi8_epi16(w0), *x0));
+        odd = _mm256_add_epi32(odd, _mm256_madd_epi16(_mm256_cvtepi8_epi16(w1), *x1));
+    }
+    for (w, x) in rest.iter().zip(xrest) {
+        let w: __m128i = bytemuck::cast(*w);
+        even = _mm256_add_epi32(even, _mm256_madd_epi16(_mm256_cvtepi8_epi16(w), *x));
+    }
+    let (a, b): ([i32; 8], [i32; 8]) = (bytemuck::cast(even), bytemuck::cast(odd));
+    core::array::from_fn(|r| {
+        [a[2 * r], a[2 * r + 1], b[2 * r], b[2 * r + 1]]
+            .iter()
+            .fold(sums[r], |s, &p| s.wrapping_add(p))
+    })
+}
 
 /// `x0'..x3'` twice, as 8 × i16 (`x' = x + offset`): `PMADDWD`'s operand for the 16
 /// weights of a block, sign-extended to two vectors of 8 × i16 (rows 0–1, rows 2–3), whose
@@ -598,4 +713,54 @@ fn band_sse2(blocks: &[[i8; 16]], packed: &[__m128i], sums: [i32; BLOCK]) -> [i3
         add(sums[2], b[0], b[1]),
         add(sums[3], b[2], b[3]),
     ]
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+
+    /// The 4 sums of a band by the definition: row `r` of block `b` is bytes `4r..4r + 4`.
+    fn band_by_definition(w: &[[i8; 16]], x: &[[i8; BLOCK]], offset: i32) -> [i32; BLOCK] {
+        core::array::from_fn(|r| {
+            w.iter().zip(x).fold(0i32, |s, (w, x)| {
+                (0..BLOCK).fold(s, |s, k| {
+                    s.wrapping_add(i32::from(w[r * BLOCK + k]) * (i32::from(x[k]) + offset))
+                })
+            })
+        })
+    }
+
+    /// Both x86-64 kernels against the definition, on extreme and pseudo-random bytes (an
+    /// xorshift), for odd and even block counts (the AVX2 loop takes blocks in pairs).
+    #[test]
+    fn sse2_and_avx2_bands_equal_the_portable_band() {
+        let mut state = 0x2545_f491_u32;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state as i8
+        };
+        for blocks in [1usize, 2, 3, 7, 196, 255] {
+            for (offset, extreme) in [(128, false), (-127, false), (128, true), (0, false)] {
+                let w: Vec<[i8; 16]> = (0..blocks)
+                    .map(|_| core::array::from_fn(|_| if extreme { -128 } else { next() }))
+                    .collect();
+                let x: Vec<[i8; BLOCK]> = (0..blocks)
+                    .map(|_| core::array::from_fn(|_| if extreme { 127 } else { next() }))
+                    .collect();
+                let want = band_by_definition(&w, &x, offset);
+                let sse2: Vec<__m128i> = x.iter().map(|x| pack_sse2(x, offset)).collect();
+                // SAFETY: every x86-64 CPU has SSE2.
+                let got = unsafe { band_sse2(&w, &sse2, [0; BLOCK]) };
+                assert_eq!(got, want, "sse2, {blocks} blocks, offset {offset}");
+                if has_avx2() {
+                    let avx2: Vec<__m256i> = x.iter().map(|x| pack_avx2(x, offset)).collect();
+                    // SAFETY: `has_avx2` checked the CPU and the OS.
+                    let got = unsafe { band_avx2(&w, &avx2, [0; BLOCK]) };
+                    assert_eq!(got, want, "avx2, {blocks} blocks, offset {offset}");
+                }
+            }
+        }
+    }
 }

@@ -38,13 +38,17 @@ pub enum Command {
     /// device's arithmetic stay f32. int8 follows TFLite's int8 scheme for FULLY_CONNECTED:
     /// symmetric int8 weights with one scale per output row, asymmetric int8 activations,
     /// int32 biases and a fixed-point requantization per row, so the device computes in
-    /// integers only. Calibration runs the f32 model on the first 1,000 training images (never
-    /// the validation or test images): each hidden layer's int8 range reaches the 99.9th
-    /// percentile of its outputs, the logits' range the 20 below each image's top logit (what
-    /// softmax and the class depend on). Before that, cross-layer equalization rescales each
-    /// hidden unit between two ReLU layers so a folded BatchNorm's per-input scales do not
-    /// coarsen whole rows. BatchNorm is already folded into the f32 file. The accuracies are
-    /// those of the files on the 10,000 test images, by a plain host forward pass of each.
+    /// integers only. Calibration runs the f32 model on the first 10,000 training images (never
+    /// the validation or test images), layer by layer on the int8 outputs of the layers before:
+    /// each layer's int32 biases are corrected by the mean error its int8 weights add on those
+    /// images, each hidden layer's int8 range reaches the 99.9th percentile of its outputs, and
+    /// the logits' range is the one (among quantiles of each image's top two logits) that keeps
+    /// the f32 model's class on most of those images. Before that, cross-layer equalization
+    /// rescales each hidden unit between two ReLU layers so a folded BatchNorm's per-input
+    /// scales do not coarsen whole rows. BatchNorm is already folded into the f32 file. The
+    /// accuracies are those of the files on the 10,000 test images, by a plain host forward
+    /// pass of each; for int8 it also counts the test images whose f32 top-two margin is below
+    /// one int8 logit step.
     Quantize(QuantizeArgs),
     /// Print a model file's layers, parameters, size, device RAM and provenance.
     Inspect {

@@ -8,10 +8,14 @@ const NAMES: [&str; 2] = ["a", "b"];
 
 /// 2 pixels -> 2 (ReLU) -> 2 logits.
 fn tiny(w0: &[f32], w1: &[f32]) -> AlignedBytes {
-    let layers = [
+    two_pixels(&[
         LayerSpec::f32(2, 2, Activation::Relu, w0, &[0.1, -0.2]),
         LayerSpec::f32(2, 2, Activation::Softmax, w1, &[0.0, 0.05]),
-    ];
+    ])
+}
+
+/// A model of 2 pixels (scale 1/255) through `layers` into the 2 classes [`NAMES`].
+fn two_pixels(layers: &[LayerSpec<'_>]) -> AlignedBytes {
     encode(&ModelSpec {
         variant: "tiny",
         provenance: Provenance {
@@ -26,7 +30,7 @@ fn tiny(w0: &[f32], w1: &[f32]) -> AlignedBytes {
             scale: 1.0 / 255.0,
         },
         class_names: &NAMES,
-        layers: &layers,
+        layers,
     })
     .unwrap()
 }
@@ -159,4 +163,24 @@ fn quantile_takes_the_rank_of_the_share() {
     assert_eq!(quantile(&mut v, 1.0), Some(1000.0));
     assert_eq!(quantile(&mut v, 0.0), Some(0.0));
     assert_eq!(quantile(&mut [], 0.5), None);
+}
+
+#[test]
+fn bias_correction_takes_out_the_mean_rounding_error() {
+    // Row 0: max |w| 1, so scale_w = 1/127 and 0.004 rounds to 1 step (0.00787): on the one
+    // calibration image, pixels (0, 255) = reals (0, 1) = int8 offsets (0, 255), the integer
+    // sum is 1 · 255 where the f32 weights give 0.004. In accumulator steps
+    // (s_acc = 1/255 · 1/127): 0.004 · 255 · 127 = 129.54, so the bias is
+    // round(129.54 − 255) = −125 (without the correction: round(0 / s_acc) = 0).
+    // Row 1 (±0.5) rounds exactly: no correction.
+    let file = two_pixels(&[LayerSpec::f32(
+        2,
+        2,
+        Activation::Softmax,
+        &[1.0, 0.004, 0.5, -0.5],
+        &[0.0, 0.0],
+    )]);
+    let model = Model::from_bytes(&file).unwrap();
+    let q = calibrate::int8_layers(&model, &f32_layers(&model).unwrap(), &[0, 255]);
+    assert_eq!(q[0].bias, [-125, 0]);
 }
