@@ -20,6 +20,7 @@ unsafe extern "C" {
     static __sbss: u8;
     static __ebss: u8;
     static _ram_start: u8;
+    static __euninit: u8;
     static _stack_end: u8;
     static _stack_start: u8;
 }
@@ -36,7 +37,8 @@ pub struct Sections {
     pub data: usize,
     /// Zeroed statics.
     pub bss: usize,
-    /// All RAM below the stack: `.data`, `.bss` and `.uninit`.
+    /// The statics: `.data`, `.bss` and `.uninit`, from the start of their RAM (below the stack
+    /// with cortex-m-rt's own layout, above it with flip-link's).
     pub static_ram: usize,
 }
 
@@ -50,7 +52,7 @@ pub fn sections() -> Sections {
         rodata: addr(&raw const __erodata) - addr(&raw const __srodata),
         data,
         bss: addr(&raw const __ebss) - addr(&raw const __sbss),
-        static_ram: addr(&raw const _stack_end) - addr(&raw const _ram_start),
+        static_ram: addr(&raw const __euninit) - addr(&raw const _ram_start),
     }
 }
 
