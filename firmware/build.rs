@@ -171,6 +171,9 @@ mod kernels {
 #[cfg(feature = "board")]
 #[path = "host/budget.rs"]
 mod budget;
+#[cfg(feature = "board")]
+#[path = "host/embed.rs"]
+mod embed;
 
 #[cfg(feature = "board")]
 mod board {
@@ -181,15 +184,15 @@ mod board {
 
     use idx::layout::{
         CLASS_NAMES, DEBIAN_DIR, DIR_ENV_VAR, DOWNLOAD_DIR, IMAGE_PIXELS, TEST_FILE_NAMES,
-        TEST_IMAGES, TEST_IMAGES_FILE, TEST_LABELS_FILE,
+        TEST_IMAGES_FILE, TEST_LABELS_FILE,
     };
     use idx::{find_dir, read_images, read_labels};
     use model_format::{AlignedBytes, Model};
 
     use super::budget::{Budget, INT8_SCRATCH, INT8_SCRATCH_DSP};
+    use super::embed::{COUNT_VAR, image_count, write};
 
     const MODEL_VAR: &str = "FMLP_MODEL";
-    const COUNT_VAR: &str = "FMLP_IMAGES";
     const SCRATCH_VAR: &str = "FMLP_SCRATCH";
     const MACHINE_VAR: &str = "FMLP_MACHINE";
     /// Set (to anything): embed the model without decoding it first, so a test can show what
@@ -451,22 +454,5 @@ mod board {
                 path.display()
             ))
         }
-    }
-
-    fn image_count(default: usize) -> Result<usize, String> {
-        let Some(value) = env::var_os(COUNT_VAR) else {
-            return Ok(default);
-        };
-        let text = value.to_string_lossy();
-        match text.trim().parse::<usize>() {
-            Ok(n) if (1..=TEST_IMAGES).contains(&n) => Ok(n),
-            _ => Err(format!(
-                "{COUNT_VAR}={text} is not a number of test images in 1..={TEST_IMAGES}"
-            )),
-        }
-    }
-
-    fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
-        fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
     }
 }

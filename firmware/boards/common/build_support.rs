@@ -1,5 +1,5 @@
-//! The build script of every board crate (each `build.rs` includes this file and
-//! `firmware/host/budget.rs` by path, and calls [`main`] with its board):
+//! The build script of every board crate (each `build.rs` includes this file,
+//! `firmware/host/budget.rs` and `firmware/host/embed.rs` by path, and calls [`main`] with its board):
 //! - puts the board's `memory.x` on the linker's search path (`link.x`, `defmt.x` and flip-link
 //!   come from `.cargo/config.toml`);
 //! - reads the model named by `FMLP_MODEL` (default: `../models/vanilla-int8.fmlp`, the full
@@ -14,20 +14,20 @@
 
 use std::env;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process;
 
 use idx::layout::{
-    CLASS_NAMES, DEBIAN_DIR, DIR_ENV_VAR, DOWNLOAD_DIR, IMAGE_PIXELS, TEST_FILE_NAMES, TEST_IMAGES,
+    CLASS_NAMES, DEBIAN_DIR, DIR_ENV_VAR, DOWNLOAD_DIR, IMAGE_PIXELS, TEST_FILE_NAMES,
     TEST_IMAGES_FILE, TEST_LABELS_FILE,
 };
 use idx::{find_dir, read_images, read_labels};
 use model_format::{AlignedBytes, Model};
 
 use crate::budget::Budget;
+use crate::embed::{COUNT_VAR, image_count, write};
 
 const MODEL_VAR: &str = "FMLP_MODEL";
-const COUNT_VAR: &str = "FMLP_IMAGES";
 const DEFAULT_MODEL: &str = "../models/vanilla-int8.fmlp";
 const DEFAULT_IMAGES: usize = 100;
 
@@ -78,7 +78,7 @@ fn run(budget: &Budget) -> Result<(), String> {
     })?;
     let decoded = Model::from_bytes(&bytes)
         .map_err(|e| format!("{MODEL_VAR}={} is not a valid model: {e}", model.display()))?;
-    let count = image_count()?;
+    let count = image_count(DEFAULT_IMAGES)?;
     budget
         .check(
             &decoded,
@@ -114,25 +114,4 @@ fn run(budget: &Budget) -> Result<(), String> {
         model.display()
     );
     write(&out.join("embedded.rs"), rust.as_bytes())
-}
-
-fn image_count() -> Result<usize, String> {
-    let Some(value) = env::var_os(COUNT_VAR) else {
-        return Ok(DEFAULT_IMAGES);
-    };
-    let text = value.to_string_lossy();
-    match text.trim().parse::<usize>() {
-        Ok(n) if (1..=TEST_IMAGES).contains(&n) => Ok(n),
-        _ => Err(format!(
-            "{COUNT_VAR}={text} is not a number of test images in 1..={TEST_IMAGES}"
-        )),
-    }
-}
-
-fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    // Rewrite only on change, so the program is not relinked for nothing.
-    if fs::read(path).ok().as_deref() == Some(bytes) {
-        return Ok(());
-    }
-    fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }

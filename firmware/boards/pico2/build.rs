@@ -5,6 +5,8 @@
 mod budget;
 #[path = "../common/build_support.rs"]
 mod build_support;
+#[path = "../../host/embed.rs"]
+mod embed;
 
 use budget::{Budget, INT8_SCRATCH};
 
