@@ -9,7 +9,7 @@
 //! hardware.
 //!
 //! Stack: decoding the model and classifying happen in two frames that never coexist
-//! ([`load`], [`classify_all`]), so the peak is the larger of the two, not their sum: the
+//! (`load`, `classify_all`), so the peak is the larger of the two, not their sum: the
 //! decoder copies the ~0.5 KiB model view a few times, classifying needs the scratch.
 
 use model_format::Model;
