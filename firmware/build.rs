@@ -4,22 +4,29 @@
 //! With `kernel-bench` (and not `board`) it prepares the kernel benchmark program
 //! (`src/bin/kernels.rs`): see the `kernels` module below.
 //!
-//! With `board` it prepares the QEMU program (`src/bin/qemu.rs`) for the target's machine:
-//! `thumbv7em-none-eabihf` runs on `mps2-an386` (Cortex-M4F), `thumbv6m-none-eabi` on
-//! `microbit` (nRF51, Cortex-M0). It
+//! With `board` it prepares the QEMU program (`src/bin/qemu.rs`, one board of the board
+//! application `firmware::app`) for one QEMU machine that mirrors a real chip, chosen by
+//! `FMLP_MACHINE` (default: the first for the target): `mps2-an386` (Cortex-M4F) or
+//! `netduinoplus2` (STM32F405) for `thumbv7em-none-eabihf`, `microbit` (nRF51, Cortex-M0) for
+//! `thumbv6m-none-eabi`, `mps2-an505` (Cortex-M33) for `thumbv8m.main-none-eabihf`. It
 //! - links the bins with cortex-m-rt's `link.x` and that machine's memory map (`memory.x`,
-//!   `memory-microbit.x`). The `-Tlink.x` argument lives here rather than in
+//!   `memory-<machine>.x`). The `-Tlink.x` argument lives here rather than in
 //!   `.cargo/config.toml` `rustflags`, because a `RUSTFLAGS` variable silently replaces those,
 //!   and an image linked without `link.x` has no vector table;
 //! - copies the model named by `FMLP_MODEL` to `$OUT_DIR/model.fmlp`, after checking that it
-//!   decodes and that it and the images fit the machine's flash;
-//! - copies the first `FMLP_IMAGES` (default 256 on mps2-an386, 16 on microbit) Fashion-MNIST
-//!   test images and labels to `$OUT_DIR/images.bin` (784 bytes each) and `$OUT_DIR/labels.bin`,
-//!   and writes to `$OUT_DIR/embedded.rs` their count and `ModelScratch`, the scratch the
-//!   program classifies in: `Int8Scratch` for an int8 model, `Scratch` otherwise, or `Scratch`
-//!   for every model with `FMLP_SCRATCH=general`. The data directory is `$FASHION_MNIST_DIR`
-//!   when set (and then only that one), else the first of `data/fashion-mnist` (workspace root)
-//!   and `/usr/share/datasets/fashion-mnist` that holds the two t10k files.
+//!   decodes and, with the budget check of `host/budget.rs`, that it, the program and the images
+//!   fit the machine's flash and its buffers and stack its RAM (else the build fails with a
+//!   message naming the machine, its budget, the model's size and the storages that would fit).
+//!   `FMLP_UNCHECKED_MODEL` (set to anything) embeds the bytes undecoded, so a test can show
+//!   the device refusing a corrupt model;
+//! - copies the first `FMLP_IMAGES` (default 256 on the mps2 machines, 64 on netduinoplus2, 16
+//!   on microbit) Fashion-MNIST test images and labels to `$OUT_DIR/images.bin` (784 bytes
+//!   each) and `$OUT_DIR/labels.bin`, and writes to `$OUT_DIR/embedded.rs` their count, the
+//!   machine's name, core clock, flash and RAM, and `ModelScratch`, the scratch the program
+//!   classifies in: `Int8Scratch` for an int8 model, `Scratch` otherwise, or `Scratch` for
+//!   every model with `FMLP_SCRATCH=general`. The data directory is `$FASHION_MNIST_DIR` when
+//!   set (and then only that one), else the first of `data/fashion-mnist` (workspace root) and
+//!   `/usr/share/datasets/fashion-mnist` that holds the two t10k files.
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
@@ -162,6 +169,13 @@ mod kernels {
 }
 
 #[cfg(feature = "board")]
+#[path = "host/budget.rs"]
+mod budget;
+#[cfg(feature = "board")]
+#[path = "host/embed.rs"]
+mod embed;
+
+#[cfg(feature = "board")]
 mod board {
     use std::env;
     use std::fs;
@@ -170,50 +184,116 @@ mod board {
 
     use idx::layout::{
         CLASS_NAMES, DEBIAN_DIR, DIR_ENV_VAR, DOWNLOAD_DIR, IMAGE_PIXELS, TEST_FILE_NAMES,
-        TEST_IMAGES, TEST_IMAGES_FILE, TEST_LABELS_FILE,
+        TEST_IMAGES_FILE, TEST_LABELS_FILE,
     };
     use idx::{find_dir, read_images, read_labels};
     use model_format::{AlignedBytes, Model};
 
-    const MODEL_VAR: &str = "FMLP_MODEL";
-    const COUNT_VAR: &str = "FMLP_IMAGES";
-    const SCRATCH_VAR: &str = "FMLP_SCRATCH";
+    use super::budget::{Budget, INT8_SCRATCH, INT8_SCRATCH_DSP};
+    use super::embed::{COUNT_VAR, image_count, write};
 
-    /// A QEMU machine the board program is built for, by Rust target.
+    const MODEL_VAR: &str = "FMLP_MODEL";
+    const SCRATCH_VAR: &str = "FMLP_SCRATCH";
+    const MACHINE_VAR: &str = "FMLP_MACHINE";
+    /// Set (to anything): embed the model without decoding it first, so a test can show what
+    /// the device does with a corrupt one.
+    const UNCHECKED_VAR: &str = "FMLP_UNCHECKED_MODEL";
+
+    /// A QEMU machine the board program is built for.
     struct Machine {
         target: &'static str,
-        /// QEMU's `-machine` name.
-        name: &'static str,
         /// Its memory map, in this crate's directory.
         memory: &'static str,
-        /// Code memory (flash) in bytes, as the memory map gives it.
-        flash: usize,
-        /// Flash kept for the vector table, code and other constants.
-        code_reserve: usize,
+        /// The core clock that drives SysTick, in Hz (under `-icount shift=0` one instruction
+        /// takes 1 ns of virtual time, so `10^9 / clock` instructions per tick).
+        clock_hz: u32,
+        /// Flash, RAM and what the program keeps of them.
+        budget: Budget,
         /// Images embedded when `FMLP_IMAGES` is not set.
         default_images: usize,
     }
 
-    const MACHINES: [Machine; 2] = [
+    /// Program size with every storage linked, measured 2026-12-01 (`cargo bench -p firmware
+    /// --bench m4`): 44,640 bytes on the M4, 35,880 on the M0; kept with a margin.
+    const M4_PROGRAM: usize = 52 << 10;
+    /// See [`M4_PROGRAM`].
+    const M0_PROGRAM: usize = 40 << 10;
+    /// RAM besides the scratch: measured 1,536 (f32, M4) to 2,240 bytes (int8, M0, the decoder's
+    /// peak), with a margin.
+    const STACK: usize = 3 << 10;
+
+    const fn budget(
+        board: &'static str,
+        flash: usize,
+        ram: usize,
+        program: usize,
+        int8: usize,
+    ) -> Budget {
+        Budget::new(board, (flash, ram), (program, STACK), int8)
+    }
+
+    const MACHINES: [Machine; 4] = [
         Machine {
             target: "thumbv7em-none-eabihf",
-            name: "mps2-an386",
             memory: "memory.x",
-            flash: 4 << 20,
-            code_reserve: 256 << 10,
+            clock_hz: 25_000_000,
+            budget: budget(
+                "QEMU mps2-an386",
+                4 << 20,
+                4 << 20,
+                M4_PROGRAM,
+                INT8_SCRATCH_DSP,
+            ),
             default_images: 256,
         },
         Machine {
+            target: "thumbv7em-none-eabihf",
+            memory: "memory-netduinoplus2.x",
+            clock_hz: 168_000_000,
+            // The STM32F405's 1 MiB flash and its 128 KiB of SRAM1 + SRAM2 (the 64 KiB CCM,
+            // which QEMU maps contiguously, stays unused as on the real chip's link).
+            budget: budget(
+                "QEMU netduinoplus2 (STM32F405)",
+                1 << 20,
+                128 << 10,
+                M4_PROGRAM,
+                INT8_SCRATCH_DSP,
+            ),
+            default_images: 64,
+        },
+        Machine {
             target: "thumbv6m-none-eabi",
-            name: "microbit",
             memory: "memory-microbit.x",
-            flash: 256 << 10,
-            // The M0 program measured 29.7 KiB of vectors, code and other constants (int8
-            // vanilla model, `Int8Scratch`).
-            code_reserve: 40 << 10,
+            clock_hz: 16_000_000,
+            budget: budget(
+                "QEMU microbit (nRF51822)",
+                256 << 10,
+                16 << 10,
+                M0_PROGRAM,
+                INT8_SCRATCH,
+            ),
             default_images: 16,
         },
+        Machine {
+            target: "thumbv8m.main-none-eabihf",
+            memory: "memory-mps2-an505.x",
+            clock_hz: 20_000_000,
+            budget: budget(
+                "QEMU mps2-an505 (Cortex-M33)",
+                4 << 20,
+                4 << 20,
+                M4_PROGRAM,
+                INT8_SCRATCH,
+            ),
+            default_images: 256,
+        },
     ];
+
+    /// QEMU's `-machine` name: the budget's board name without `QEMU ` and the chip.
+    fn qemu_name(machine: &Machine) -> &'static str {
+        let name = machine.budget.board.trim_start_matches("QEMU ");
+        name.split(' ').next().unwrap_or(name)
+    }
 
     pub fn main() {
         if let Err(message) = run() {
@@ -223,20 +303,42 @@ mod board {
     }
 
     fn run() -> Result<(), String> {
-        for var in [MODEL_VAR, COUNT_VAR, SCRATCH_VAR, DIR_ENV_VAR] {
+        for var in [
+            MODEL_VAR,
+            COUNT_VAR,
+            SCRATCH_VAR,
+            MACHINE_VAR,
+            UNCHECKED_VAR,
+            DIR_ENV_VAR,
+        ] {
             println!("cargo:rerun-if-env-changed={var}");
         }
         let target = env::var("TARGET").unwrap_or_default();
+        let wanted = env::var(MACHINE_VAR).ok();
         let machine = MACHINES
             .iter()
-            .find(|m| m.target == target)
+            .find(|m| match &wanted {
+                Some(name) => qemu_name(m) == name,
+                None => m.target == target,
+            })
             .ok_or_else(|| {
+                let known: Vec<String> = MACHINES
+                    .iter()
+                    .map(|m| format!("{} (`--target {}`)", qemu_name(m), m.target))
+                    .collect();
                 format!(
-                    "the `board` feature builds the QEMU program for mps2-an386 (`--target \
-                 thumbv7em-none-eabihf`) or microbit (`--target thumbv6m-none-eabi`), not for \
-                 `{target}`"
+                    "the `board` feature builds the QEMU program for {}; {MACHINE_VAR} picks one \
+                     (default: the first for the target), not {wanted:?} for `{target}`",
+                    known.join(", ")
                 )
             })?;
+        if machine.target != target {
+            return Err(format!(
+                "{MACHINE_VAR}={} runs `--target {}`, not `{target}`",
+                qemu_name(machine),
+                machine.target
+            ));
+        }
         let out = PathBuf::from(env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?);
         let manifest = PathBuf::from(
             env::var_os("CARGO_MANIFEST_DIR").ok_or("CARGO_MANIFEST_DIR is not set")?,
@@ -253,12 +355,27 @@ mod board {
         println!("cargo:rerun-if-changed={}", model.display());
         let model_bytes = AlignedBytes::read(&model)
             .map_err(|e| format!("cannot read {MODEL_VAR}={}: {e}", model.display()))?;
-        let int8 = Model::from_bytes(&model_bytes)
-            .map_err(|e| format!("{MODEL_VAR}={} is not a valid model: {e}", model.display()))?
-            .is_int8();
-
         let count = image_count(machine.default_images)?;
-        check_fits(machine, model_bytes.len(), count)?;
+        let images_len = count * (IMAGE_PIXELS + 1);
+        let int8 = if env::var_os(UNCHECKED_VAR).is_some() {
+            // The device's own refusal is what is being tested: only the flash is checked.
+            if model_bytes.len() + images_len + machine.budget.program > machine.budget.flash {
+                return Err(format!(
+                    "{UNCHECKED_VAR}: the bytes do not fit {}",
+                    machine.budget.board
+                ));
+            }
+            Model::from_bytes(&model_bytes).is_ok_and(|m| m.is_int8())
+        } else {
+            let decoded = Model::from_bytes(&model_bytes).map_err(|e| {
+                format!("{MODEL_VAR}={} is not a valid model: {e}", model.display())
+            })?;
+            machine
+                .budget
+                .check(&decoded, model_bytes.len(), images_len, "test images")
+                .map_err(|e| format!("{MODEL_VAR}={}: {e}", model.display()))?;
+            decoded.is_int8()
+        };
 
         let defaults = [workspace.join(DOWNLOAD_DIR), PathBuf::from(DEBIAN_DIR)];
         let dir = find_dir(None, &defaults, &TEST_FILE_NAMES).map_err(|e| e.to_string())?;
@@ -295,42 +412,23 @@ mod board {
             "/// Test images embedded by `build.rs`: the first of the t10k set, from `{}`.\n\
              pub const IMAGE_COUNT: usize = {count};\n\
              /// The scratch the embedded {} model is classified in.\n\
-             pub type ModelScratch = firmware::{scratch}<{{ firmware::INPUTS }}>;\n",
+             pub type ModelScratch = firmware::{scratch}<{{ firmware::INPUTS }}>;\n\
+             /// The QEMU machine this program is linked for.\n\
+             pub const MACHINE: &str = {:?};\n\
+             /// Its core clock, which drives SysTick.\n\
+             pub const CORE_CLOCK_HZ: u32 = {};\n\
+             /// Flash and RAM in its memory map.\n\
+             pub const FLASH_SIZE: usize = {};\n\
+             /// See [`FLASH_SIZE`].\n\
+             pub const RAM_SIZE: usize = {};\n",
             dir.display(),
             if int8 { "int8" } else { "float" },
+            qemu_name(machine),
+            machine.clock_hz,
+            machine.budget.flash,
+            machine.budget.ram,
         );
         write(&out.join("embedded.rs"), rust.as_bytes())
-    }
-
-    /// Checks that the model and `count` images fit the machine's flash beside the program.
-    fn check_fits(machine: &Machine, model: usize, count: usize) -> Result<(), String> {
-        let room = machine.flash - machine.code_reserve;
-        let image_bytes = IMAGE_PIXELS + 1;
-        if model + count * image_bytes <= room {
-            return Ok(());
-        }
-        let (name, flash, reserve) = (
-            machine.name,
-            machine.flash >> 10,
-            machine.code_reserve >> 10,
-        );
-        let advice = if model + image_bytes <= room {
-            format!(
-                "with this model at most {} images fit: lower {COUNT_VAR}",
-                (room - model) / image_bytes
-            )
-        } else {
-            format!(
-                "a model of at most {} bytes fits with one image (an int8 file is about 0.26x \
-                 the f32 one: `trainer quantize MODEL --to int8`)",
-                room - image_bytes
-            )
-        };
-        Err(format!(
-            "the model ({model} bytes) and {count} images ({} bytes) do not fit {name}'s \
-             {flash} KiB flash with {reserve} KiB kept for the program: {advice}",
-            count * image_bytes
-        ))
     }
 
     fn model_path(workspace: &Path) -> Result<PathBuf, String> {
@@ -356,22 +454,5 @@ mod board {
                 path.display()
             ))
         }
-    }
-
-    fn image_count(default: usize) -> Result<usize, String> {
-        let Some(value) = env::var_os(COUNT_VAR) else {
-            return Ok(default);
-        };
-        let text = value.to_string_lossy();
-        match text.trim().parse::<usize>() {
-            Ok(n) if (1..=TEST_IMAGES).contains(&n) => Ok(n),
-            _ => Err(format!(
-                "{COUNT_VAR}={text} is not a number of test images in 1..={TEST_IMAGES}"
-            )),
-        }
-    }
-
-    fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
-        fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
     }
 }

@@ -1,5 +1,6 @@
 //! Workspace tests, one binary so burn links once: parity, fold, presets' bytes, QEMU.
 
+mod boards;
 mod common;
 mod fold;
 mod inspect;

@@ -224,7 +224,7 @@ fn parse(stdout: &str) -> Result<Report, String> {
     let mem = line("mem")?;
     Ok(Report {
         model: model.split_whitespace().nth(1).unwrap_or("?").to_string(),
-        systick_hz: field(time, "systick_hz")?,
+        systick_hz: field(time, "hz")?,
         ticks: field(time, "ticks")?,
         min: field(time, "min")?,
         max: field(time, "max")?,

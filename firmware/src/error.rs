@@ -5,6 +5,7 @@ use core::fmt;
 /// Why a model cannot be used, or an input cannot be classified.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Error {
     /// The model file was refused (corrupt, wrong contract, wider than the buffers, ...).
     Model(model_format::Error),

@@ -34,6 +34,7 @@
 #![warn(missing_docs)]
 
 pub mod activation;
+pub mod app;
 mod classifier;
 pub mod dense;
 pub mod dense_f16;
@@ -45,6 +46,8 @@ pub mod math;
 #[cfg(test)]
 mod seeded;
 pub mod softmax;
+#[cfg(feature = "cortex-m")]
+pub mod timer;
 
 pub use classifier::{
     CLASSES, Classification, Classifier, INPUTS, Int8Scratch, Scratch, Scratchpad,

@@ -7,6 +7,7 @@ use core::fmt;
 /// Variants carry small `Copy` context: which layer (0-based), what was expected, what was found.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Error {
     /// Shorter than the fixed preamble plus checksum.
     TooShort {

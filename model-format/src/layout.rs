@@ -69,3 +69,10 @@ impl BlockLayout {
 const fn pad4(x: u64) -> u64 {
     x.saturating_add(3) & !3
 }
+
+/// Bytes of one layer's data block in `storage` (weights with their padding, then the per-row
+/// words): what a layer of `inputs` × `outputs` adds to a model file. A build script uses it to
+/// say which storages of a model would fit a board.
+pub fn block_len(storage: Storage, inputs: u32, outputs: u32) -> u64 {
+    BlockLayout::new(storage, inputs, outputs).len()
+}

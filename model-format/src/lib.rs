@@ -54,7 +54,7 @@ mod tests;
 mod tests_v2;
 
 pub use error::Error;
-pub use layout::{INT8_TILE, int8_weight_index, round4};
+pub use layout::{INT8_TILE, block_len, int8_weight_index, round4};
 pub use model::{Int8Params, Layer, Model, Params};
 pub use wire::{Activation, InputSpec, PIXEL_ZERO_POINT, Provenance, Quant, Storage, WeightLayout};
 

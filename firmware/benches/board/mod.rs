@@ -29,6 +29,24 @@ pub const MPS2_AN386: Machine = Machine {
     qemu: &["-cpu", "cortex-m4", "-machine", "mps2-an386"],
 };
 
+/// The Netduino Plus 2's STM32F405: a Cortex-M4F with 1 MiB of flash at 0x0800_0000 and (in
+/// the real chip's map the program links for) 128 KiB of SRAM.
+pub const NETDUINOPLUS2: Machine = Machine {
+    name: "netduinoplus2",
+    core: "Cortex-M4F",
+    target: "thumbv7em-none-eabihf",
+    qemu: &["-machine", "netduinoplus2"],
+};
+
+/// Arm MPS2+ AN505: a Cortex-M33 (the RP2350's core) with 4 MiB of code memory and 4 MiB of
+/// RAM.
+pub const MPS2_AN505: Machine = Machine {
+    name: "mps2-an505",
+    core: "Cortex-M33",
+    target: "thumbv8m.main-none-eabihf",
+    qemu: &["-cpu", "cortex-m33", "-machine", "mps2-an505"],
+};
+
 /// The BBC micro:bit's nRF51822: a Cortex-M0 with 256 KiB of flash and 16 KiB of RAM.
 pub const MICROBIT: Machine = Machine {
     name: "microbit",
@@ -84,6 +102,33 @@ pub fn build(
     scratch: ScratchChoice,
     data_dir: Option<&Path>,
 ) -> Result<PathBuf, String> {
+    build_with(
+        workspace,
+        target_dir,
+        machine,
+        model,
+        images,
+        scratch,
+        data_dir,
+        &[],
+    )
+}
+
+/// [`build`] with extra environment variables for the build script (`FMLP_UNCHECKED_MODEL`).
+///
+/// # Errors
+/// As [`build`].
+#[allow(clippy::too_many_arguments)]
+pub fn build_with(
+    workspace: &Path,
+    target_dir: &Path,
+    machine: &Machine,
+    model: &Path,
+    images: usize,
+    scratch: ScratchChoice,
+    data_dir: Option<&Path>,
+    extra_env: &[(&str, &str)],
+) -> Result<PathBuf, String> {
     let target = machine.target;
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
@@ -99,6 +144,7 @@ pub fn build(
         ])
         .args(["--target", target, "--bin", "qemu"])
         .env("CARGO_TARGET_DIR", target_dir)
+        .env("FMLP_MACHINE", machine.name)
         .env("FMLP_MODEL", model)
         .env("FMLP_IMAGES", images.to_string())
         .env(
@@ -111,6 +157,8 @@ pub fn build(
         // Host flags (e.g. `-C target-cpu=native`) must not reach the Cortex-M build.
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS");
+    command.env_remove("FMLP_UNCHECKED_MODEL");
+    command.envs(extra_env.iter().copied());
     if let Some(dir) = data_dir {
         command.env("FASHION_MNIST_DIR", dir);
     }
