@@ -2,6 +2,7 @@
 
 mod common;
 mod fold;
+mod import;
 mod inspect;
 mod parity;
 mod presets;
