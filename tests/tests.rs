@@ -3,6 +3,7 @@
 mod boards;
 mod common;
 mod fold;
+mod import;
 mod inspect;
 mod parity;
 mod presets;

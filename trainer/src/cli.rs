@@ -50,6 +50,16 @@ pub enum Command {
     /// pass of each; for int8 it also counts the test images whose f32 top-two margin is below
     /// one int8 logit step.
     Quantize(QuantizeArgs),
+    /// Import a dense network trained elsewhere (ONNX) as an f32 model file, printing what
+    /// each node became.
+    ///
+    /// Supported: Gemm, MatMul + Add, Relu, BatchNormalization before or after the activation
+    /// (folded into the neighbouring dense layer; ε read from the node), Dropout, Identity,
+    /// Flatten, Reshape to one row, and Softmax last, in one chain from the graph's input to
+    /// its output. Anything else (another operator, a branch, a weight that is not a constant,
+    /// a dynamic feature dimension) is refused with the node's name, its operator and the
+    /// reason, and nothing is written. Run `trainer quantize` on the result for f16 or int8.
+    Import(ImportArgs),
     /// Print a model file's layers, parameters, size, device RAM and provenance.
     Inspect {
         /// The `.fmlp` file.
@@ -75,6 +85,27 @@ pub struct QuantizeArgs {
     /// for the accuracies). Default: as for `train`.
     #[arg(long)]
     pub data: Option<PathBuf>,
+}
+
+/// Arguments of `import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The source model: an `.onnx` file (PyTorch's exporters, dynamo or legacy).
+    pub input: PathBuf,
+    /// Where to write the `.fmlp` model (atomically; nothing is written on an error).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The model's name in the file (default: the input file's stem).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Class names in output order, comma-separated (default: Fashion-MNIST's for a 784 → 10
+    /// network, else 0, 1, ...).
+    #[arg(long, value_delimiter = ',')]
+    pub classes: Option<Vec<String>>,
+    /// The device feeds `u8 × SCALE` to the first layer: the scale the network was trained
+    /// with (1/255 for pixels scaled to [0, 1]).
+    #[arg(long, default_value_t = 1.0 / 255.0)]
+    pub input_scale: f32,
 }
 
 /// The model, its settings and the data directory of one `trainer worker`, as `train` passes

@@ -7,13 +7,14 @@
 //! files, downloading), [`model`] (spec, burn module, snapshot), [`training`] (loop, Adam,
 //! checkpoints, history, progress), [`fold`] and [`export`] (model files), [`plot`] and
 //! [`report`] (figures, tables), and one module per subcommand: [`job`] (`train`, one worker
-//! process per model), [`bench`], [`inspect`]. [`atomic`] is the one file writer.
+//! process per model), [`bench`], [`inspect`], [`import`] (ONNX files). [`atomic`] is the one file writer.
 
 pub mod atomic;
 pub mod bench;
 pub mod data;
 pub mod export;
 pub mod fold;
+pub mod import;
 pub mod inspect;
 pub mod job;
 pub mod model;

@@ -16,7 +16,7 @@ use trainer::job::{RunOptions, Settings, run, worker_main};
 use trainer::report::print_summary;
 use trainer::training::TrainConfig;
 
-use crate::cli::{BenchArgs, Cli, Command, QuantizeArgs, TrainArgs, WorkerArgs};
+use crate::cli::{BenchArgs, Cli, Command, ImportArgs, QuantizeArgs, TrainArgs, WorkerArgs};
 
 // glibc malloc made burn's many small per-step allocations 2-3.5x slower here (EMBEDDED.md).
 #[global_allocator]
@@ -42,6 +42,7 @@ fn real_main() -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Quantize(args)) => quantize(args),
+        Some(Command::Import(args)) => import(args),
         Some(Command::Train(args)) => train(args),
         Some(Command::Bench(args)) => bench(args),
         Some(Command::Worker(args)) => worker(args),
@@ -93,6 +94,23 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64(),
         opts.settings.out.display()
     );
+    Ok(())
+}
+
+fn import(args: ImportArgs) -> anyhow::Result<()> {
+    let options = trainer::import::ImportOptions {
+        name: args.name,
+        class_names: args.classes,
+        input_scale: args.input_scale,
+    };
+    let imported = trainer::import::import_to(&args.input, &options, &args.out)?;
+    eprintln!("{}: {}", args.input.display(), imported.producer);
+    for line in &imported.mapping {
+        eprintln!("  {line}");
+    }
+    let model = Model::from_bytes(&imported.file).context("re-reading the imported model")?;
+    eprintln!("wrote {}", args.out.display());
+    print!("{}", describe(&model, imported.file.len()));
     Ok(())
 }
 
