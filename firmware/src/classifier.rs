@@ -279,11 +279,14 @@ fn run_float(model: &Model<'_>, a: &mut [f32], b: &mut [f32]) -> [f32; CLASSES] 
     let (mut src, mut dst) = (a, b);
     let mut width = INPUTS;
     for layer in model.layers() {
-        // `check_capacity` guaranteed both sides fit in the buffers.
-        let out = &mut dst[..layer.outputs()];
+        // `check_capacity` guaranteed both sides fit in the buffers (`get` only spares the
+        // optimiser a panic path it cannot rule out).
+        let (Some(out), Some(input)) = (dst.get_mut(..layer.outputs()), src.get(..width)) else {
+            break;
+        };
         match layer.params() {
-            Params::F32 { weights, bias } => dense(weights, bias, &src[..width], out),
-            Params::F16 { weights, bias } => dense_f16(weights, bias, &src[..width], out),
+            Params::F32 { weights, bias } => dense(weights, bias, input, out),
+            Params::F16 { weights, bias } => dense_f16(weights, bias, input, out),
             // A model is int8 throughout or not at all (checked at load).
             Params::Int8(_) => {}
         }
@@ -294,7 +297,9 @@ fn run_float(model: &Model<'_>, a: &mut [f32], b: &mut [f32]) -> [f32; CLASSES] 
         core::mem::swap(&mut src, &mut dst);
     }
     let mut logits = [0.0; CLASSES];
-    logits.copy_from_slice(&src[..CLASSES]);
+    for (l, &v) in logits.iter_mut().zip(src.iter()) {
+        *l = v;
+    }
     logits
 }
 
@@ -322,14 +327,18 @@ fn run_int8(model: &Model<'_>, a: &mut [i8], b: &mut [i8], pack: &mut [u32]) -> 
         };
         // `check_capacity` guaranteed whole tiles of both sides fit in the buffers.
         let inputs = layer.inputs();
+        let (Some(input), Some(out)) = (src.get(..round4(inputs)), dst.get_mut(..layer.outputs()))
+        else {
+            break;
+        };
         dense_i8_with(
             p.weights,
             inputs,
-            &src[..round4(inputs)],
+            input,
             -p.input.zero_point,
             &rq,
             pack,
-            &mut dst[..layer.outputs()],
+            out,
         );
         output = p.output;
         core::mem::swap(&mut src, &mut dst);

@@ -125,7 +125,14 @@ pub(crate) fn dense_with<S: Storage>(
         return;
     }
     let rows = output.len().min(bias.len()).min(weights.len() / n);
-    let (output, bias, weights) = (&mut output[..rows], &bias[..rows], &weights[..rows * n]);
+    // `rows · n ≤ weights.len()`; `get` says so without a panic path (see the panic check).
+    let (Some(output), Some(bias), Some(weights)) = (
+        output.get_mut(..rows),
+        bias.get(..rows),
+        weights.get(..rows * n),
+    ) else {
+        return;
+    };
     let (out_blocks, out_rest) = output.as_chunks_mut::<ROWS>();
     let (bias_blocks, bias_rest) = bias.as_chunks::<ROWS>();
     let mut weight_blocks = weights.chunks_exact(ROWS * n);
@@ -161,10 +168,14 @@ fn dot_rows<const R: usize, S: Storage>(w: &[S::Elem], x: &[f32]) -> [f32; R] {
 
     let mut acc = [[0.0f32; LANES]; R];
     if !S::accumulate(&w_steps, x_steps, &mut acc) {
-        for j in 0..x_steps.len() {
-            for r in 0..R {
+        for (j, x) in x_steps.iter().enumerate() {
+            for (acc, w) in acc.iter_mut().zip(&w_steps) {
+                // Every row holds `x_steps.len()` steps. Where the optimiser sees it (f32, and
+                // binary16 off the M4F) this check folds away; where `accumulate` may have
+                // taken the rows it is a compare per row and step, and no panic path.
+                let Some(w) = w.get(j) else { continue };
                 for k in 0..STEP {
-                    acc[r][k % LANES] += S::widen(w_steps[r][j][k]) * x_steps[j][k];
+                    acc[k % LANES] += S::widen(w[k]) * x[k];
                 }
             }
         }
@@ -172,7 +183,8 @@ fn dot_rows<const R: usize, S: Storage>(w: &[S::Elem], x: &[f32]) -> [f32; R] {
     // At most one chunk of 4 is left before the tail.
     let done = x_steps.len() * STEP;
     for r in 0..R {
-        let (w_chunk, _) = rows[r][done..].as_chunks::<LANES>();
+        // `done ≤ n`: `get` spares the optimiser a panic path it cannot always rule out.
+        let (w_chunk, _) = rows[r].get(done..).unwrap_or(&[]).as_chunks::<LANES>();
         for (wc, xc) in w_chunk.iter().zip(x_chunk) {
             for k in 0..LANES {
                 acc[r][k] += S::widen(wc[k]) * xc[k];
@@ -185,7 +197,7 @@ fn dot_rows<const R: usize, S: Storage>(w: &[S::Elem], x: &[f32]) -> [f32; R] {
     core::array::from_fn(|r| {
         let a = &acc[r];
         let mut sum = (a[0] + a[2]) + (a[1] + a[3]);
-        for (w, x) in rows[r][tail_start..].iter().zip(x_tail) {
+        for (w, x) in rows[r].get(tail_start..).unwrap_or(&[]).iter().zip(x_tail) {
             sum += S::widen(*w) * x;
         }
         sum

@@ -149,7 +149,9 @@ pub fn dense_i8_with(
     let band_len = BLOCK * i4;
     let bands_held = weights.len().checked_div(band_len).unwrap_or(usize::MAX);
     let rows = rows(rq, output).min(bands_held.saturating_mul(BLOCK));
-    let weights = &weights[..rows.div_ceil(BLOCK) * band_len];
+    let Some(weights) = weights.get(..rows.div_ceil(BLOCK) * band_len) else {
+        return;
+    };
     let finish = |band: usize, sums: [i32; BLOCK], output: &mut [i8]| {
         let rows = band * BLOCK..(band * BLOCK + BLOCK).min(rows);
         // Sliced once per band, so the loop needs no bounds checks (all hold `rows`).
@@ -179,8 +181,9 @@ pub fn dense_i8_with(
     }
     if i4 == 0 {
         // No inputs: every row is its bias alone.
-        for (o, out) in output[..rows].iter_mut().enumerate() {
-            *out = requantize(rq, o, 0);
+        let params = rq.bias.iter().zip(rq.multiplier).zip(rq.shift);
+        for (out, ((&b, &m), &s)) in output.iter_mut().zip(params) {
+            *out = requantize_row(rq, b, m, s, 0);
         }
     }
 }

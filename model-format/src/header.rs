@@ -95,7 +95,7 @@ impl<'a> Header<'a> {
 
     /// The layer descriptions in order.
     pub(crate) fn layers(&self) -> &[Desc] {
-        &self.descs[..self.layer_count]
+        self.descs.get(..self.layer_count).unwrap_or(&[])
     }
 }
 

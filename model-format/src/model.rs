@@ -309,7 +309,7 @@ impl<'a> Model<'a> {
 
     /// The dense layers in order (at least one).
     pub fn layers(&self) -> &[Layer<'a>] {
-        &self.layers[..self.layer_count]
+        self.layers.get(..self.layer_count).unwrap_or(&[])
     }
 
     /// Whether the model computes in integers ([`Storage::Int8`]; then every layer is int8).
@@ -319,7 +319,7 @@ impl<'a> Model<'a> {
 
     /// Inputs of the first layer.
     pub fn inputs(&self) -> usize {
-        self.layers()[0].inputs()
+        self.layers[0].inputs()
     }
 
     /// Outputs of the last layer (the number of classes).
@@ -383,14 +383,17 @@ fn split_file(bytes: &[u8]) -> Result<(u16, &[u8], &[u8]), Error> {
     if data_start > body.len() {
         return Err(Error::HeaderOutOfBounds { header_len });
     }
-    if body[header_end..data_start].iter().any(|&b| b != 0) {
+    let (Some(header), Some(padding), Some(data)) = (
+        body.get(PREAMBLE_LEN..header_end),
+        body.get(header_end..data_start),
+        body.get(data_start..),
+    ) else {
+        return Err(Error::HeaderOutOfBounds { header_len });
+    };
+    if padding.iter().any(|&b| b != 0) {
         return Err(Error::NonZeroPadding);
     }
-    Ok((
-        version,
-        &body[PREAMBLE_LEN..header_end],
-        &body[data_start..],
-    ))
+    Ok((version, header, data))
 }
 
 /// Checks how the layers chain and lends each its parameters from `data`.
@@ -410,8 +413,9 @@ fn bind<'a>(header: &Header<'a>, data: &'a [u8]) -> Result<[Layer<'a>; MAX_LAYER
                 found: total,
             });
         }
-        // `cursor ≤ end ≤ data.len()`, so both fit in usize and the range is in bounds.
-        let bytes = &data[cursor as usize..end as usize];
+        // `cursor ≤ end ≤ data.len()`, so both fit in usize and the range is in bounds (`get`
+        // spares the optimiser a panic path it cannot rule out: see the panic check).
+        let bytes = data.get(cursor as usize..end as usize).unwrap_or(&[]);
         *slot = bind_layer(layer, desc, block, bytes)?;
         cursor = end;
     }
@@ -429,7 +433,7 @@ fn bind<'a>(header: &Header<'a>, data: &'a [u8]) -> Result<[Layer<'a>; MAX_LAYER
 fn check_chain(header: &Header<'_>, descs: &[Desc]) -> Result<(), Error> {
     let mut expected_inputs = header.input.pixels();
     let mut expected_quant = header.input.int8_quant();
-    let int8 = descs[0].storage == Storage::Int8;
+    let int8 = descs.first().is_some_and(|d| d.storage == Storage::Int8);
     for (layer, desc) in descs.iter().enumerate() {
         if desc.inputs == 0 || desc.outputs == 0 {
             return Err(Error::EmptyLayer { layer });
@@ -522,7 +526,9 @@ fn bind_layer<'a>(
     bytes: &'a [u8],
 ) -> Result<Layer<'a>, Error> {
     // The block's length was checked, so this split is in bounds.
-    let (weights, rows) = bytes.split_at(block.weights as usize);
+    let (weights, rows) = bytes
+        .split_at_checked(block.weights as usize)
+        .ok_or(Error::MalformedHeader)?;
     let rows: &'a [u32] = bytemuck::try_cast_slice(rows).map_err(|_| Error::Misaligned)?;
     let quant = desc.quant.map_or([header_quant(); 2], |(i, o)| [i, o]);
     let bound = Layer {
@@ -543,10 +549,8 @@ fn bind_layer<'a>(
             weights: halves,
             bias,
         } => {
-            if weights[block.weights_used as usize..]
-                .iter()
-                .any(|&b| b != 0)
-            {
+            let padding = weights.get(block.weights_used as usize..).unwrap_or(&[]);
+            if padding.iter().any(|&b| b != 0) {
                 return Err(Error::NonZeroWeightPadding { layer });
             }
             // binary16 exponent all ones: infinity or NaN.
@@ -600,7 +604,7 @@ fn check_int8_padding(
     for o in 0..o4 {
         let pad_cols = if o < outputs { inputs..i4 } else { 0..i4 };
         for i in pad_cols {
-            if weights[int8_weight_index(o, i, inputs)] != 0 {
+            if weights.get(int8_weight_index(o, i, inputs)) != Some(&0) {
                 return Err(Error::NonZeroWeightPadding { layer });
             }
         }
