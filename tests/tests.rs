@@ -3,6 +3,7 @@
 mod common;
 mod fold;
 mod inspect;
+mod model_findings;
 mod parity;
 mod presets;
 mod qemu;

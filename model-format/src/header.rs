@@ -1,9 +1,14 @@
 //! Decoding the postcard header of either version into plain layer descriptions.
 
-use serde::Deserialize;
+use postcard::ser_flavors::Flavor;
+use serde::ser::{SerializeTuple, Serializer};
+use serde::{Deserialize, Serialize};
 
-use crate::wire::{Activation, InputSpec, LayerDescV1, Provenance, Quant, Storage};
-use crate::{Error, MAX_CLASSES, MAX_LAYERS, MAX_STR_LEN};
+use crate::wire::{
+    Activation, InputSpec, LayerDescV1, LayerDescV2, Provenance, Quant, Storage, StorageDesc,
+    WeightLayout,
+};
+use crate::{Error, MAX_CLASSES, MAX_LAYERS, MAX_STR_LEN, PREAMBLE_LEN};
 
 /// Where a layer's data block is, in the unit of its version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +43,7 @@ const EMPTY_DESC: Desc = Desc {
 /// The decoded header: strings borrowed from the file, fixed arrays, no allocation.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Header<'a> {
+    version: u16,
     pub variant: &'a str,
     pub provenance: Provenance<'a>,
     pub input: InputSpec,
@@ -58,7 +64,7 @@ impl<'a> Header<'a> {
             return Err(Error::BadProvenance);
         }
         let input: InputSpec = take(&mut cur)?;
-        if input.pixels() == 0 || !input.scale.is_finite() || input.scale <= 0.0 {
+        if input.pixels() == 0 || !(input.scale > 0.0 && input.max_input().is_finite()) {
             return Err(Error::BadInput);
         }
 
@@ -83,6 +89,7 @@ impl<'a> Header<'a> {
             return Err(Error::TrailingHeaderBytes { found: cur.len() });
         }
         Ok(Header {
+            version,
             variant,
             provenance,
             input,
@@ -96,6 +103,108 @@ impl<'a> Header<'a> {
     /// The layer descriptions in order.
     pub(crate) fn layers(&self) -> &[Desc] {
         &self.descs[..self.layer_count]
+    }
+
+    /// Checks that `bytes`, which this header was decoded from, are the one encoding of its
+    /// values: postcard re-encodes the decoded header byte for byte (postcard's decoder
+    /// accepts overlong varints, its encoder writes the shortest). Run after the values are
+    /// checked, so no NaN is re-encoded (a NaN's bits are the one thing a round trip through
+    /// a float register might change).
+    ///
+    /// # Errors
+    /// [`Error::NonCanonical`] at the first byte that differs.
+    pub(crate) fn check_canonical(&self, bytes: &[u8]) -> Result<(), Error> {
+        let mut compare = Compare { rest: bytes };
+        let matched = postcard::serialize_with_flavor(self, &mut compare);
+        if matched.is_ok() && compare.rest.is_empty() {
+            return Ok(());
+        }
+        Err(Error::NonCanonical {
+            offset: PREAMBLE_LEN + bytes.len() - compare.rest.len(),
+        })
+    }
+}
+
+/// The header as postcard writes it (the fields of `FORMAT.md` in order; a tuple and a struct
+/// encode the same, with no names or tags).
+impl Serialize for Header<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut t = s.serialize_tuple(5)?;
+        t.serialize_element(self.variant)?;
+        t.serialize_element(&self.provenance)?;
+        t.serialize_element(&self.input)?;
+        t.serialize_element(&self.class_names[..self.class_count])?;
+        t.serialize_element(&WireLayers(self))?;
+        t.end()
+    }
+}
+
+/// The layer list in the header's version, converted back one entry at a time.
+struct WireLayers<'h, 'a>(&'h Header<'a>);
+
+impl Serialize for WireLayers<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let version = self.0.version;
+        s.collect_seq(self.0.layers().iter().map(|d| WireDesc(version, *d)))
+    }
+}
+
+/// One layer entry as its version writes it.
+struct WireDesc(u16, Desc);
+
+impl Serialize for WireDesc {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let WireDesc(version, d) = *self;
+        match d.offsets {
+            Offsets::V1 { weights, bias } if version == 1 => LayerDescV1 {
+                inputs: d.inputs,
+                outputs: d.outputs,
+                activation: d.activation,
+                layout: WeightLayout::RowMajorOutIn,
+                weights_offset: weights,
+                bias_offset: bias,
+            }
+            .serialize(s),
+            Offsets::V2 { block } => LayerDescV2 {
+                inputs: d.inputs,
+                outputs: d.outputs,
+                activation: d.activation,
+                storage: match (d.storage, d.quant) {
+                    (Storage::Int8, Some((input, output))) => StorageDesc::Int8 { input, output },
+                    (Storage::F16, _) => StorageDesc::F16,
+                    _ => StorageDesc::F32,
+                },
+                offset: block,
+            }
+            .serialize(s),
+            // Never: a version-1 header decodes to version-1 offsets only. Writing nothing
+            // makes the comparison fail rather than pass.
+            Offsets::V1 { .. } => s.serialize_unit(),
+        }
+    }
+}
+
+/// A postcard output that compares each byte it is given with the bytes read, and stops at
+/// the first difference.
+struct Compare<'b> {
+    rest: &'b [u8],
+}
+
+impl Flavor for &mut Compare<'_> {
+    type Output = ();
+
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        match self.rest.split_first() {
+            Some((&b, rest)) if b == byte => {
+                self.rest = rest;
+                Ok(())
+            }
+            _ => Err(postcard::Error::SerializeBufferFull),
+        }
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
     }
 }
 

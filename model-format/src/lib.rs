@@ -36,7 +36,9 @@ compile_error!(
     "model-format lends out little-endian f32 weights in place; big-endian targets are not supported"
 );
 
+mod bounds;
 mod error;
+mod f16;
 mod header;
 mod layout;
 mod model;
@@ -51,9 +53,12 @@ mod encode;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_findings;
+#[cfg(test)]
 mod tests_v2;
 
 pub use error::Error;
+pub use f16::f16_to_f32;
 pub use layout::{INT8_TILE, int8_weight_index, round4};
 pub use model::{Int8Params, Layer, Model, Params};
 pub use wire::{Activation, InputSpec, PIXEL_ZERO_POINT, Provenance, Quant, Storage, WeightLayout};

@@ -4,6 +4,7 @@
 //! format of each version), then [`bind`] checks how they chain and lends each layer its
 //! parameters from the data section.
 
+use crate::bounds;
 use crate::header::{Desc, Header, Offsets};
 use crate::layout::{BlockLayout, int8_weight_index, round4};
 use crate::quant::{MAX_SHIFT, MIN_MULTIPLIER, MIN_SHIFT};
@@ -224,15 +225,17 @@ impl<'a> Model<'a> {
     /// The first check that fails, as an [`Error`] with its context. Arbitrary bytes give an
     /// error, never a panic, and the work is linear in `bytes.len()`.
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Self, Error> {
-        let (version, header, data) = split_file(bytes)?;
+        let (version, header_bytes, data) = split_file(bytes)?;
         // Borrowed where it was decoded: `?` would move the ~0.7 KiB header into a second slot
         // of this frame (stack matters on a 16 KiB Cortex-M0).
-        let decoded = Header::decode(version, header);
+        let decoded = Header::decode(version, header_bytes);
         let header = match &decoded {
             Ok(header) => header,
             Err(e) => return Err(*e),
         };
         let layers = bind(header, data)?;
+        header.check_canonical(header_bytes)?;
+        bounds::check(&header.input, &layers[..header.layer_count])?;
         // The layer descriptions are not kept: a device holds the model view in RAM.
         Ok(Model {
             version,
@@ -468,7 +471,7 @@ fn check_chain(header: &Header<'_>, descs: &[Desc]) -> Result<(), Error> {
 }
 
 fn check_quant(layer: usize, q: Quant) -> Result<(), Error> {
-    if !(q.scale.is_finite() && q.scale > 0.0) {
+    if !good_scale(q.scale) {
         return Err(Error::BadScale { layer });
     }
     if !(-128..=127).contains(&q.zero_point) {
@@ -621,8 +624,14 @@ fn check_requant(layer: usize, p: &Int8Params<'_>) -> Result<(), Error> {
             });
         }
     }
-    if p.weight_scale.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+    if !p.weight_scale.iter().all(|&s| good_scale(s)) {
         return Err(Error::BadScale { layer });
     }
     Ok(())
+}
+
+/// An int8 scale: > 0, and every 8-bit code's real value finite (`255 · scale`, the widest
+/// `q − zero_point`, does not overflow f32).
+fn good_scale(scale: f32) -> bool {
+    scale > 0.0 && (255.0 * scale).is_finite()
 }

@@ -81,6 +81,16 @@ impl InputSpec {
         self.width as u32 * self.height as u32
     }
 
+    /// The largest input magnitude the contract allows: `255 · scale` rounded to f32, what the
+    /// brightest pixel becomes. Every activation bound of [`Model::from_bytes`] starts here, so
+    /// f32 inputs (instead of pixels) must lie in `[-max_input, max_input]`. Finite for every
+    /// checked model.
+    ///
+    /// [`Model::from_bytes`]: crate::Model::from_bytes
+    pub fn max_input(&self) -> f32 {
+        255.0 * self.scale
+    }
+
     /// The int8 view of a raw pixel: `p - 128` with zero point -128 and this scale.
     pub const fn int8_quant(&self) -> Quant {
         Quant {
@@ -118,7 +128,6 @@ pub(crate) struct LayerDescV1 {
 }
 
 /// A layer's storage as a version-2 header writes it.
-#[cfg(any(test, feature = "std"))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub(crate) enum StorageDesc {
     F32,
@@ -127,7 +136,6 @@ pub(crate) enum StorageDesc {
 }
 
 /// One layer's entry in a version-2 header. The offset counts bytes from the data section start.
-#[cfg(any(test, feature = "std"))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub(crate) struct LayerDescV2 {
     pub inputs: u32,
