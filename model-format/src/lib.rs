@@ -2,7 +2,8 @@
 //! and the no_std firmware.
 //!
 //! `no_std` and allocation-free by default: [`Model::from_bytes`] checks a file once (magic,
-//! version, length, CRC-32, header, layer shapes, finiteness, int8 ranges) and then lends out
+//! version, length, CRC-32, a canonical header, layer shapes, finiteness, int8 ranges, and
+//! interval bounds that keep every activation finite for every allowed input) and then lends out
 //! the parameters **in place** in their storage ([`Params`]: f32, f16 or TFLite-style int8)
 //! borrowed from the file bytes, so a device reads them straight from
 //! flash and its RAM use does not grow with the parameter count. The `std` feature adds

@@ -218,8 +218,11 @@ impl<'a> Model<'a> {
     /// counts, storage tags), the input spec, that layer shapes chain from the input to the
     /// class count, that int8 layers form the whole model and their quantizations chain, that
     /// each block sits at its canonical offset and the data section has exactly the bytes
-    /// declared, 4-byte alignment, and each layer's values (finite floats, int8 ranges, zero
-    /// padding). `FORMAT.md` lists every check.
+    /// declared, 4-byte alignment, each layer's values (finite floats, int8 ranges, zero
+    /// padding), that the header is the one canonical encoding of its values (no overlong
+    /// varint), and that every layer's activations stay finite (f32, f16) or exact (int8) for
+    /// every input the contract allows (interval bounds, module `bounds`). `FORMAT.md` lists
+    /// every check.
     ///
     /// # Errors
     /// The first check that fails, as an [`Error`] with its context. Arbitrary bytes give an
