@@ -4,11 +4,13 @@
 //! Finite weights are not enough: weights × 1e13 pass every other check, and a device then
 //! overflows to infinity and NaN. So the reader carries a bound `X` on every activation's
 //! magnitude from the input to the logits and refuses a layer whose outputs could leave the
-//! range ([`Error::ActivationOverflow`]). One pass over the weights; the bounds are
-//! conservative (worst-case signs for every input), never an estimate.
+//! range ([`Error::ActivationOverflow`]). One pass over the weights (driven layer by layer
+//! by `model.rs`); the bounds are conservative (worst-case signs for every input), never an
+//! estimate.
 //!
 //! **Float layers** (f32, and f16 weights widened exactly to f32; f32 arithmetic). The inputs
-//! the contract allows are `|x| ≤ X₀ =` [`InputSpec::max_input`] (a pixel `p ≤ 255` times the
+//! the contract allows are `|x| ≤ X₀ =`
+//! [`InputSpec::max_input`](crate::InputSpec::max_input) (a pixel `p ≤ 255` times the
 //! scale, rounded in f32: rounding is monotone, so no pixel exceeds it). Output `o` of a layer
 //! with `n` inputs bounded by `X` is exactly at most `R = |b_o| + X · Σ_i |w_oi|` in magnitude.
 //! A device computes it in f32, in any order of summation: each of its `n` products is rounded
@@ -32,43 +34,10 @@
 //! finite (checked with the quantizations: `BadScale`).
 
 use crate::layout::round4;
-use crate::model::{Int8Params, Layer, Params};
-use crate::wire::{Activation, InputSpec, PIXEL_ZERO_POINT};
-use crate::{Error, INT8_TILE, f16_to_f32};
+use crate::{Error, INT8_TILE};
 
 /// Largest int8 accumulator bound (times the left shift): room for the output zero point.
 const ACC_LIMIT: u64 = i32::MAX as u64 - 128;
-
-/// Checks that every layer's outputs stay finite (float) or exact (int8) for every input the
-/// contract `input` allows.
-///
-/// # Errors
-/// [`Error::ActivationOverflow`] naming the first layer and row that could overflow.
-pub(crate) fn check(input: &InputSpec, layers: &[Layer<'_>]) -> Result<(), Error> {
-    let mut x = input.max_input();
-    // The int8 input's lowest value: the pixels' p − 128 reach −128.
-    let mut lo = PIXEL_ZERO_POINT;
-    for (index, layer) in layers.iter().enumerate() {
-        match layer.params() {
-            Params::F32 { weights, bias } => {
-                x = float_layer(index, layer.inputs(), weights, bias, |&w| w.abs(), x)?;
-            }
-            Params::F16 { weights, bias } => {
-                let abs = |&h: &u16| f16_to_f32(h & 0x7fff);
-                x = float_layer(index, layer.inputs(), weights, bias, abs, x)?;
-            }
-            Params::Int8(p) => {
-                int8_layer(index, layer.inputs(), &p, lo)?;
-                lo = if layer.activation() == Activation::Relu {
-                    p.output.zero_point
-                } else {
-                    -128
-                };
-            }
-        }
-    }
-    Ok(())
-}
 
 /// `G = 2^(1 + ⌊(n+1) / 2^21⌋)` of the [module documentation](self); infinity past `2^127`.
 fn margin(inputs: usize) -> f32 {
@@ -80,8 +49,13 @@ fn margin(inputs: usize) -> f32 {
     }
 }
 
-/// One float layer's rows: the bound of its outputs, or the first row that could overflow.
-fn float_layer<W>(
+/// One float layer's rows, with inputs bounded by `x` and `abs` the magnitude of a stored
+/// weight as f32: the bound of its outputs (the next layer's `x`), or the first row that could
+/// overflow.
+///
+/// # Errors
+/// [`Error::ActivationOverflow`] naming `layer` and that row.
+pub(crate) fn float_layer<W>(
     layer: usize,
     inputs: usize,
     weights: &[W],
@@ -104,12 +78,23 @@ fn float_layer<W>(
     Ok(widest)
 }
 
-/// One int8 layer's rows, with its input in `[lo, 127]`.
-fn int8_layer(layer: usize, inputs: usize, p: &Int8Params<'_>, lo: i32) -> Result<(), Error> {
-    let zx = p.input.zero_point;
+/// The rows of an int8 layer (blocked `weights`, one `bias` and `shift` per row) whose input,
+/// with zero point `zx`, lies in `[lo, 127]`.
+///
+/// # Errors
+/// [`Error::ActivationOverflow`] naming `layer` and the first row whose accumulator could
+/// leave i32.
+pub(crate) fn int8_layer(
+    layer: usize,
+    inputs: usize,
+    weights: &[i8],
+    bias: &[i32],
+    shift: &[i32],
+    (zx, lo): (i32, i32),
+) -> Result<(), Error> {
     let d = u64::from((127 - zx).unsigned_abs().max((lo - zx).unsigned_abs()));
     let band_len = INT8_TILE * round4(inputs);
-    let bands = p.weights.chunks_exact(band_len.max(1));
+    let bands = weights.chunks_exact(band_len.max(1));
     for (band, tiles) in bands.enumerate() {
         // Row r of the band holds bytes 4r..4r+4 of every 16-byte tile (padding is zero).
         let mut sums = [0u64; INT8_TILE];
@@ -121,7 +106,7 @@ fn int8_layer(layer: usize, inputs: usize, p: &Int8Params<'_>, lo: i32) -> Resul
         }
         for (r, sum) in sums.into_iter().enumerate() {
             let row = band * INT8_TILE + r;
-            let (Some(bias), Some(&shift)) = (p.bias.get(row), p.shift.get(row)) else {
+            let (Some(bias), Some(&shift)) = (bias.get(row), shift.get(row)) else {
                 break; // a padding row
             };
             let acc = u64::from(bias.unsigned_abs()) + d * sum;

@@ -179,9 +179,8 @@ pub enum Error {
     },
     /// The bytes do not start on a 4-byte boundary, so weights cannot be lent out as `&[f32]`.
     Misaligned,
-    /// The header is not the one encoding of its values: a varint has more bytes than its
-    /// value needs (postcard's decoder accepts such overlong varints; this reader does not, so
-    /// every model has exactly one byte string).
+    /// A header varint has more bytes than its value needs (postcard's decoder accepts such
+    /// overlong varints; this reader does not, so every model has exactly one byte string).
     NonCanonical {
         /// Offset in the file of the first byte that differs from the canonical encoding.
         offset: usize,

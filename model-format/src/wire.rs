@@ -117,6 +117,7 @@ pub struct Provenance<'a> {
 }
 
 /// One layer's entry in a version-1 header. Offsets count f32 words from the data section start.
+#[cfg(any(test, feature = "std"))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct LayerDescV1 {
     pub inputs: u32,
@@ -128,6 +129,7 @@ pub(crate) struct LayerDescV1 {
 }
 
 /// A layer's storage as a version-2 header writes it.
+#[cfg(any(test, feature = "std"))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub(crate) enum StorageDesc {
     F32,
@@ -136,6 +138,7 @@ pub(crate) enum StorageDesc {
 }
 
 /// One layer's entry in a version-2 header. The offset counts bytes from the data section start.
+#[cfg(any(test, feature = "std"))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub(crate) struct LayerDescV2 {
     pub inputs: u32,
