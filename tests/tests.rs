@@ -5,6 +5,7 @@ mod common;
 mod fold;
 mod import;
 mod inspect;
+mod model_findings;
 mod parity;
 mod presets;
 mod qemu;

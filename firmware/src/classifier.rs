@@ -10,7 +10,7 @@ use crate::dense::dense;
 use crate::dense_f16::dense_f16;
 use crate::dense_i8::{Requant, dense_i8_with};
 use crate::error::Error;
-use crate::softmax::{argmax, softmax};
+use crate::softmax::{argmax, ranks_above, softmax};
 
 /// Inputs of every model the firmware runs: 28 × 28 pixels.
 pub const INPUTS: usize = 784;
@@ -142,7 +142,7 @@ impl<const CAP: usize> Scratchpad for Int8Scratch<CAP> {
 /// The outcome of classifying one image.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Classification {
-    /// Index of the largest logit (lowest index on a tie).
+    /// Index of the largest logit (lowest index on a tie; see [`argmax`]).
     pub class: usize,
     /// Softmax of the logits, with micromath's `exp`.
     pub probabilities: [f32; CLASSES],
@@ -151,15 +151,19 @@ pub struct Classification {
 }
 
 impl Classification {
-    /// The `K` most probable classes with their probabilities, most probable first (lower
-    /// index first on a tie).
+    /// The `K` classes of the largest logits with their probabilities, largest first, in
+    /// [`argmax`]'s order for every input (lower index first on a tie, NaN below every number),
+    /// so the first is always [`class`](Self::class).
+    ///
+    /// # Panics
+    /// Never.
     pub fn top_k<const K: usize>(&self) -> Vec<(usize, f32), K> {
         const { assert!(K <= CLASSES, "top_k: K must be at most CLASSES") };
         let mut order: [usize; CLASSES] = core::array::from_fn(|i| i);
-        // Stable insertion sort by descending logit: 10 elements, no allocation.
+        // Stable insertion sort by descending rank: 10 elements, no allocation.
         for i in 1..CLASSES {
             let mut j = i;
-            while j > 0 && self.logits[order[j]] > self.logits[order[j - 1]] {
+            while j > 0 && ranks_above(self.logits[order[j]], self.logits[order[j - 1]]) {
                 order.swap(j, j - 1);
                 j -= 1;
             }
@@ -193,11 +197,14 @@ impl<'m, const CAP: usize> Classifier<'m, CAP> {
     }
 
     /// Classifies inputs that are already scaled (f32 and f16 models; an int8 model takes raw
-    /// pixels only).
+    /// pixels only). The contract allows `|x| ≤` [`max_input`] (`255 · scale`, what the
+    /// brightest pixel becomes): the model's activation bounds, checked at load, hold for those.
     ///
     /// # Errors
-    /// [`Error::NonFiniteInput`] if an input is NaN or infinite, [`Error::NeedsPixels`] for an
-    /// int8 model.
+    /// [`Error::InputOutOfRange`] if an input is NaN, infinite or beyond [`max_input`],
+    /// [`Error::NeedsPixels`] for an int8 model.
+    ///
+    /// [`max_input`]: model_format::InputSpec::max_input
     pub fn classify_f32(
         &self,
         input: &[f32; INPUTS],
@@ -206,8 +213,11 @@ impl<'m, const CAP: usize> Classifier<'m, CAP> {
         if self.model.is_int8() {
             return Err(Error::NeedsPixels);
         }
-        if let Some(index) = input.iter().position(|v| !v.is_finite()) {
-            return Err(Error::NonFiniteInput { index });
+        let max = self.model.input().max_input();
+        // NaN is not in range either.
+        let in_range = |v: &f32| v.abs() <= max;
+        if let Some(index) = input.iter().position(|v| !in_range(v)) {
+            return Err(Error::InputOutOfRange { index });
         }
         scratch.a[..INPUTS].copy_from_slice(input);
         Ok(classification(run_float(

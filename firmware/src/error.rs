@@ -9,8 +9,9 @@ use core::fmt;
 pub enum Error {
     /// The model file was refused (corrupt, wrong contract, wider than the buffers, ...).
     Model(model_format::Error),
-    /// An `f32` input is NaN or infinite.
-    NonFiniteInput {
+    /// An `f32` input is NaN, infinite, or larger in magnitude than the contract allows (the
+    /// model's [`max_input`](model_format::InputSpec::max_input), `255 · scale`).
+    InputOutOfRange {
         /// Index of the first such input.
         index: usize,
     },
@@ -31,7 +32,10 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Model(e) => write!(f, "model refused: {e}"),
-            Error::NonFiniteInput { index } => write!(f, "input {index} is NaN or infinite"),
+            Error::InputOutOfRange { index } => write!(
+                f,
+                "input {index} is NaN or beyond the contract's ±255 * scale"
+            ),
             Error::NeedsPixels => f.write_str("an int8 model classifies raw u8 pixels only"),
             Error::NeedsFloatScratch => {
                 f.write_str("an f32 or f16 model needs a Scratch, not an Int8Scratch")
@@ -44,7 +48,7 @@ impl core::error::Error for Error {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
             Error::Model(e) => Some(e),
-            Error::NonFiniteInput { .. } | Error::NeedsPixels | Error::NeedsFloatScratch => None,
+            Error::InputOutOfRange { .. } | Error::NeedsPixels | Error::NeedsFloatScratch => None,
         }
     }
 }

@@ -9,8 +9,14 @@
 /// trick is not meant for arguments beyond it.
 pub const EXP_MIN_ARG: f32 = -87.0;
 
-/// `e^x` by micromath (max relative error about 2.4e-3, measured over [-20, 20]); 0 below
-/// [`EXP_MIN_ARG`].
+/// Above this, `exp` returns +∞: 88.72283 (`0x42b17217`) is the largest `f32` whose
+/// micromath `exp` is finite (3.4002e38; `ln(f32::MAX)` = 88.722839). Just above it micromath
+/// gives +∞, and from 88.7266 (and at 89.0) NaN: its bit trick overflows the exponent.
+pub const EXP_MAX_ARG: f32 = f32::from_bits(0x42b1_7217);
+
+/// `e^x`, defined for every `f32`: micromath on `[EXP_MIN_ARG, EXP_MAX_ARG]` (max relative
+/// error about 2.4e-3, measured over [-20, 20]), 0 below (and at −∞), +∞ above (and at +∞),
+/// NaN for NaN (micromath alone gives +∞ there).
 ///
 /// # Panics
 /// Never.
@@ -18,8 +24,12 @@ pub const EXP_MIN_ARG: f32 = -87.0;
 pub fn exp(x: f32) -> f32 {
     if x < EXP_MIN_ARG {
         0.0
-    } else {
+    } else if x <= EXP_MAX_ARG {
         micromath::F32Ext::exp(x)
+    } else if x.is_nan() {
+        f32::NAN
+    } else {
+        f32::INFINITY
     }
 }
 
@@ -41,6 +51,31 @@ mod tests {
                 "exp({x}) = {got}, std gives {want}"
             );
         }
+    }
+
+    #[test]
+    fn exp_is_defined_over_the_whole_range() {
+        // From EXP_MIN_ARG up in steps of 1e-4, and every f32 within 2^16 of EXP_MAX_ARG:
+        // finite up to EXP_MAX_ARG, +∞ after it (micromath's own exp(89.0) is NaN), never NaN.
+        let near = EXP_MAX_ARG.to_bits();
+        let steps = (-870_000..=1_000_000).map(|i| i as f32 / 10_000.0);
+        for x in steps.chain((near - (1 << 16)..near + (1 << 16)).map(f32::from_bits)) {
+            let got = exp(x);
+            if x <= EXP_MAX_ARG {
+                assert!(got.is_finite() && got >= 0.0, "exp({x}) = {got}");
+            } else {
+                assert_eq!(got, f32::INFINITY, "exp({x})");
+            }
+        }
+        assert!(
+            micromath::F32Ext::exp(89.0f32).is_nan(),
+            "the finding: micromath alone"
+        );
+        assert_eq!(exp(89.0), f32::INFINITY);
+        assert_eq!(exp(f32::INFINITY), f32::INFINITY);
+        assert_eq!(exp(f32::MAX), f32::INFINITY);
+        assert!(exp(f32::NAN).is_nan());
+        assert!(exp(EXP_MAX_ARG) > 3.3e38);
     }
 
     #[test]

@@ -264,3 +264,28 @@ fn misaligned_bytes_are_refused() {
     let shifted = AlignedBytes::from_slice(&shifted);
     assert_eq!(refusal::<INPUTS>(&shifted[1..]), ModelError::Misaligned);
 }
+
+#[test]
+fn f32_inputs_beyond_the_contract_are_refused() {
+    let file = good();
+    let classifier = Classifier::<INPUTS>::new(&file).expect("valid model");
+    let mut scratch = firmware::Scratch::<INPUTS>::new();
+    // Scale 1/255: the contract's largest input is 255 · f32(1/255) = 1.0 exactly, what
+    // pixel 255 becomes; the load-time activation bounds hold for |x| ≤ 1.0.
+    let mut input = [1.0f32; INPUTS];
+    assert_eq!(
+        classifier.classify_f32(&input, &mut scratch),
+        Ok(classifier.classify_u8(&[255; INPUTS], &mut scratch)),
+        "the same inputs, bit for bit"
+    );
+    input[5] = -1.0;
+    assert!(classifier.classify_f32(&input, &mut scratch).is_ok());
+    for bad in [1.000_001, -1.5, f32::INFINITY, f32::NAN, 1e30] {
+        input[7] = bad;
+        assert_eq!(
+            classifier.classify_f32(&input, &mut scratch),
+            Err(Error::InputOutOfRange { index: 7 }),
+            "{bad}"
+        );
+    }
+}

@@ -67,7 +67,7 @@ pub enum Error {
         /// Layers in the file.
         found: usize,
     },
-    /// The input scale is not finite and positive, or the input has zero pixels.
+    /// The input scale is not positive with `255 · scale` finite, or the input has zero pixels.
     BadInput,
     /// The provenance's test accuracy is not a number in `[0, 1]`.
     BadProvenance,
@@ -127,7 +127,7 @@ pub enum Error {
         /// The first layer whose storage differs from layer 0's.
         layer: usize,
     },
-    /// An int8 scale (input, output or weight) is not finite and > 0.
+    /// An int8 scale (input, output or weight) is not > 0 with `255 · scale` finite.
     BadScale {
         /// Layer index.
         layer: usize,
@@ -180,6 +180,21 @@ pub enum Error {
     },
     /// The bytes do not start on a 4-byte boundary, so weights cannot be lent out as `&[f32]`.
     Misaligned,
+    /// A header varint has more bytes than its value needs (postcard's decoder accepts such
+    /// overlong varints; this reader does not, so every model has exactly one byte string).
+    NonCanonical {
+        /// Offset in the file of the first byte that differs from the canonical encoding.
+        offset: usize,
+    },
+    /// A layer's outputs could overflow for some input the contract allows: leave the finite
+    /// f32 range (f32 and f16 layers), or the exact i32 range of the accumulator and its
+    /// requantization (int8 layers). See `FORMAT.md`, "Activation bounds".
+    ActivationOverflow {
+        /// Layer index.
+        layer: usize,
+        /// The first output row whose bound is out of range.
+        row: usize,
+    },
     /// The model's inputs or classes are not what the caller requires.
     ContractMismatch {
         /// Inputs the caller requires.
@@ -248,7 +263,9 @@ impl fmt::Display for Error {
             Error::BadLayerCount { found } => {
                 write!(f, "{found} layers (1 to {} allowed)", crate::MAX_LAYERS)
             }
-            Error::BadInput => f.write_str("input spec needs pixels > 0 and a finite scale > 0"),
+            Error::BadInput => {
+                f.write_str("input spec needs pixels > 0 and a scale > 0 with 255 * scale finite")
+            }
             Error::BadProvenance => f.write_str("test accuracy is not in [0, 1]"),
             Error::EmptyLayer { layer } => write!(f, "layer {layer} has zero inputs or outputs"),
             Error::ShapeMismatch {
@@ -292,7 +309,10 @@ impl fmt::Display for Error {
                 "layer {layer}: int8 and float layers are mixed (an int8 model is int8 throughout)"
             ),
             Error::BadScale { layer } => {
-                write!(f, "layer {layer}: an int8 scale is not finite and > 0")
+                write!(
+                    f,
+                    "layer {layer}: an int8 scale is not > 0 with 255 * scale finite"
+                )
             }
             Error::BadZeroPoint { layer, found } => {
                 write!(
@@ -329,6 +349,14 @@ impl fmt::Display for Error {
             Error::Misaligned => {
                 f.write_str("model bytes are not 4-byte aligned (weights are read in place as f32)")
             }
+            Error::NonCanonical { offset } => write!(
+                f,
+                "header byte {offset} is not the canonical encoding (an overlong varint)"
+            ),
+            Error::ActivationOverflow { layer, row } => write!(
+                f,
+                "layer {layer}, row {row}: its output could overflow for inputs the contract allows"
+            ),
             Error::ContractMismatch {
                 expected_inputs,
                 found_inputs,

@@ -2,8 +2,8 @@
 
 use serde::Deserialize;
 
-use crate::wire::{Activation, InputSpec, LayerDescV1, Provenance, Quant, Storage};
-use crate::{Error, MAX_CLASSES, MAX_LAYERS, MAX_STR_LEN};
+use crate::wire::{Activation, InputSpec, Provenance, Quant, Storage, WeightLayout};
+use crate::{Error, MAX_CLASSES, MAX_LAYERS, MAX_STR_LEN, PREAMBLE_LEN};
 
 /// Where a layer's data block is, in the unit of its version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,37 +50,49 @@ pub(crate) struct Header<'a> {
 impl<'a> Header<'a> {
     /// Decodes a header of `version` (1 or 2) that must fill `bytes` exactly.
     pub(crate) fn decode(version: u16, bytes: &'a [u8]) -> Result<Self, Error> {
-        let mut cur = bytes;
-        let variant = take_str(&mut cur)?;
-        let provenance: Provenance<'a> = take(&mut cur)?;
-        check_str(provenance.note)?;
+        let mut cur = Reader {
+            header: bytes,
+            rest: bytes,
+        };
+        let cur = &mut cur;
+        let variant = take_str(cur)?;
+        let provenance = Provenance {
+            seed: cur.varint()?,
+            epochs: cur.varint()?,
+            test_accuracy: cur.take()?,
+            note: take_str(cur)?,
+        };
         if !(0.0..=1.0).contains(&provenance.test_accuracy) {
             return Err(Error::BadProvenance);
         }
-        let input: InputSpec = take(&mut cur)?;
-        if input.pixels() == 0 || !input.scale.is_finite() || input.scale <= 0.0 {
+        let input = InputSpec {
+            width: cur.varint()?,
+            height: cur.varint()?,
+            scale: cur.take()?,
+        };
+        if input.pixels() == 0 || !(input.scale > 0.0 && input.max_input().is_finite()) {
             return Err(Error::BadInput);
         }
 
-        let class_count = take_count(&mut cur, MAX_CLASSES, |found| Error::BadClassCount {
-            found,
-        })?;
+        let class_count = take_count(cur, MAX_CLASSES, |found| Error::BadClassCount { found })?;
         let mut class_names = [""; MAX_CLASSES];
         for name in &mut class_names[..class_count] {
-            *name = take_str(&mut cur)?;
+            *name = take_str(cur)?;
         }
 
-        let layer_count = take_count(&mut cur, MAX_LAYERS, |found| Error::BadLayerCount { found })?;
+        let layer_count = take_count(cur, MAX_LAYERS, |found| Error::BadLayerCount { found })?;
         let mut descs = [EMPTY_DESC; MAX_LAYERS];
         for (layer, desc) in descs[..layer_count].iter_mut().enumerate() {
             *desc = if version == 1 {
-                take_v1(&mut cur)?
+                take_v1(cur)?
             } else {
-                take_v2(&mut cur, layer)?
+                take_v2(cur, layer)?
             };
         }
-        if !cur.is_empty() {
-            return Err(Error::TrailingHeaderBytes { found: cur.len() });
+        if !cur.rest.is_empty() {
+            return Err(Error::TrailingHeaderBytes {
+                found: cur.rest.len(),
+            });
         }
         Ok(Header {
             variant,
@@ -99,38 +111,41 @@ impl<'a> Header<'a> {
     }
 }
 
-fn take_v1(cur: &mut &[u8]) -> Result<Desc, Error> {
-    let d: LayerDescV1 = take(cur)?;
+fn take_v1(cur: &mut Reader<'_>) -> Result<Desc, Error> {
+    let inputs = cur.varint()?;
+    let outputs = cur.varint()?;
+    let activation = cur.varint()?;
+    let WeightLayout::RowMajorOutIn = cur.varint()?;
     Ok(Desc {
-        inputs: d.inputs,
-        outputs: d.outputs,
-        activation: d.activation,
+        inputs,
+        outputs,
+        activation,
         storage: Storage::F32,
         quant: None,
         offsets: Offsets::V1 {
-            weights: d.weights_offset,
-            bias: d.bias_offset,
+            weights: cur.varint()?,
+            bias: cur.varint()?,
         },
     })
 }
 
 /// A version-2 layer, field by field, so an unknown storage tag gets its own error.
-fn take_v2(cur: &mut &[u8], layer: usize) -> Result<Desc, Error> {
-    let inputs: u32 = take(cur)?;
-    let outputs: u32 = take(cur)?;
-    let activation: Activation = take(cur)?;
-    let tag: u32 = take(cur)?;
+fn take_v2(cur: &mut Reader<'_>, layer: usize) -> Result<Desc, Error> {
+    let inputs: u32 = cur.varint()?;
+    let outputs: u32 = cur.varint()?;
+    let activation: Activation = cur.varint()?;
+    let tag: u32 = cur.varint()?;
     let (storage, quant) = match tag {
         0 => (Storage::F32, None),
         1 => (Storage::F16, None),
         2 => {
-            let input: Quant = take(cur)?;
-            let output: Quant = take(cur)?;
+            let input = take_quant(cur)?;
+            let output = take_quant(cur)?;
             (Storage::Int8, Some((input, output)))
         }
         tag => return Err(Error::UnknownStorage { layer, tag }),
     };
-    let block: u32 = take(cur)?;
+    let block: u32 = cur.varint()?;
     Ok(Desc {
         inputs,
         outputs,
@@ -141,14 +156,64 @@ fn take_v2(cur: &mut &[u8], layer: usize) -> Result<Desc, Error> {
     })
 }
 
-fn take<'a, T: Deserialize<'a>>(cur: &mut &'a [u8]) -> Result<T, Error> {
-    let (value, rest) = postcard::take_from_bytes(cur).map_err(|_| Error::MalformedHeader)?;
-    *cur = rest;
-    Ok(value)
+fn take_quant(cur: &mut Reader<'_>) -> Result<Quant, Error> {
+    Ok(Quant {
+        scale: cur.take()?,
+        zero_point: cur.varint()?,
+    })
 }
 
-fn take_str<'a>(cur: &mut &'a [u8]) -> Result<&'a str, Error> {
-    let s: &'a str = take(cur)?;
+/// The header bytes being decoded, one field at a time (postcard encodes a struct as its fields
+/// in order, so field by field reads the same bytes).
+struct Reader<'a> {
+    header: &'a [u8],
+    rest: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    /// A value of fixed size (an `f32`) or a string.
+    fn take<T: Deserialize<'a>>(&mut self) -> Result<T, Error> {
+        let (value, rest) =
+            postcard::take_from_bytes(self.rest).map_err(|_| Error::MalformedHeader)?;
+        self.rest = rest;
+        Ok(value)
+    }
+
+    /// A value that postcard writes as a varint (an integer, a length, an enum tag), refused
+    /// unless the varint is in its shortest form.
+    fn varint<T: Deserialize<'a>>(&mut self) -> Result<T, Error> {
+        let start = self.header.len() - self.rest.len();
+        let value = self.take()?;
+        shortest(&self.header[start..], start)?;
+        Ok(value)
+    }
+}
+
+/// Refuses an overlong varint at the start of `bytes` (at header byte `at`; postcard accepted
+/// it, so it ends within `bytes`): one of two or more bytes whose last byte is `00` (LEB128's
+/// only redundancy: a most significant group of zero bits).
+///
+/// # Errors
+/// [`Error::NonCanonical`] at the first byte that differs from the shortest form: the one
+/// where that form ends (it has no continuation bit there).
+fn shortest(bytes: &[u8], at: usize) -> Result<(), Error> {
+    let Some(end) = bytes.iter().position(|b| b & 0x80 == 0) else {
+        return Ok(());
+    };
+    if end == 0 || bytes[end] != 0 {
+        return Ok(());
+    }
+    let significant = bytes[..end].iter().rposition(|b| b & 0x7f != 0);
+    Err(Error::NonCanonical {
+        offset: PREAMBLE_LEN + at + significant.unwrap_or(0),
+    })
+}
+
+fn take_str<'a>(cur: &mut Reader<'a>) -> Result<&'a str, Error> {
+    // The length is a varint: checked as one, then the string is read with it.
+    let start = cur.header.len() - cur.rest.len();
+    let s: &'a str = cur.take()?;
+    shortest(&cur.header[start..], start)?;
     check_str(s)?;
     Ok(s)
 }
@@ -161,8 +226,8 @@ fn check_str(s: &str) -> Result<(), Error> {
 }
 
 /// A postcard sequence length (a varint), read as `u32` on every target and bounded by `max`.
-fn take_count(cur: &mut &[u8], max: usize, err: fn(usize) -> Error) -> Result<usize, Error> {
-    let n = take::<u32>(cur)? as usize;
+fn take_count(cur: &mut Reader<'_>, max: usize, err: fn(usize) -> Error) -> Result<usize, Error> {
+    let n = cur.varint::<u32>()? as usize;
     if n == 0 || n > max {
         return Err(err(n));
     }

@@ -2,7 +2,8 @@
 //! and the no_std firmware.
 //!
 //! `no_std` and allocation-free by default: [`Model::from_bytes`] checks a file once (magic,
-//! version, length, CRC-32, header, layer shapes, finiteness, int8 ranges) and then lends out
+//! version, length, CRC-32, a canonical header, layer shapes, finiteness, int8 ranges, and
+//! interval bounds that keep every activation finite for every allowed input) and then lends out
 //! the parameters **in place** in their storage ([`Params`]: f32, f16 or TFLite-style int8)
 //! borrowed from the file bytes, so a device reads them straight from
 //! flash and its RAM use does not grow with the parameter count. The `std` feature adds
@@ -36,7 +37,9 @@ compile_error!(
     "model-format lends out little-endian f32 weights in place; big-endian targets are not supported"
 );
 
+mod bounds;
 mod error;
+mod f16;
 mod header;
 mod layout;
 mod model;
@@ -51,9 +54,12 @@ mod encode;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_findings;
+#[cfg(test)]
 mod tests_v2;
 
 pub use error::Error;
+pub use f16::f16_to_f32;
 pub use layout::{INT8_TILE, block_len, int8_weight_index, round4};
 pub use model::{Int8Params, Layer, Model, Params};
 pub use wire::{Activation, InputSpec, PIXEL_ZERO_POINT, Provenance, Quant, Storage, WeightLayout};

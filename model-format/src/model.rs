@@ -4,12 +4,14 @@
 //! format of each version), then [`bind`] checks how they chain and lends each layer its
 //! parameters from the data section.
 
+use crate::bounds;
 use crate::header::{Desc, Header, Offsets};
 use crate::layout::{BlockLayout, int8_weight_index, round4};
 use crate::quant::{MAX_SHIFT, MIN_MULTIPLIER, MIN_SHIFT};
-use crate::wire::{Activation, InputSpec, Provenance, Quant, Storage};
+use crate::wire::{Activation, InputSpec, PIXEL_ZERO_POINT, Provenance, Quant, Storage};
 use crate::{
     CHECKSUM_LEN, CRC32, Error, MAGIC, MAX_CLASSES, MAX_LAYERS, PREAMBLE_LEN, VERSION, align4,
+    f16_to_f32,
 };
 
 /// The parameters of an int8 layer (TFLite's int8 scheme), borrowed from the file.
@@ -217,24 +219,27 @@ impl<'a> Model<'a> {
     /// counts, storage tags), the input spec, that layer shapes chain from the input to the
     /// class count, that int8 layers form the whole model and their quantizations chain, that
     /// each block sits at its canonical offset and the data section has exactly the bytes
-    /// declared, 4-byte alignment, and each layer's values (finite floats, int8 ranges, zero
-    /// padding). `FORMAT.md` lists every check.
+    /// declared, 4-byte alignment, each layer's values (finite floats, int8 ranges, zero
+    /// padding), that the header is the one canonical encoding of its values (no overlong
+    /// varint), and that every layer's activations stay finite (f32, f16) or exact (int8) for
+    /// every input the contract allows (interval bounds, module `bounds`). `FORMAT.md` lists
+    /// every check.
     ///
     /// # Errors
     /// The first check that fails, as an [`Error`] with its context. Arbitrary bytes give an
     /// error, never a panic, and the work is linear in `bytes.len()`.
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Self, Error> {
-        let (version, header, data) = split_file(bytes)?;
+        let (version, header_bytes, data) = split_file(bytes)?;
         // Borrowed where it was decoded: `?` would move the ~0.7 KiB header into a second slot
         // of this frame (stack matters on a 16 KiB Cortex-M0).
-        let decoded = Header::decode(version, header);
+        let decoded = Header::decode(version, header_bytes);
         let header = match &decoded {
             Ok(header) => header,
             Err(e) => return Err(*e),
         };
         let layers = bind(header, data)?;
         // The layer descriptions are not kept: a device holds the model view in RAM.
-        Ok(Model {
+        let model = Model {
             version,
             variant: header.variant,
             provenance: header.provenance,
@@ -243,7 +248,11 @@ impl<'a> Model<'a> {
             class_count: header.class_count,
             layers,
             layer_count: header.layer_count,
-        })
+        };
+        // On the finished view rather than on `layers` before they move into it: 160 bytes
+        // less stack on the Cortex-M0 (measured: 4,312 against 4,472).
+        check_bounds(&model.input, model.layers())?;
+        Ok(model)
     }
 
     /// Checks that the model maps `inputs` values to `classes` outputs.
@@ -337,6 +346,39 @@ impl<'a> Model<'a> {
     pub fn param_count(&self) -> usize {
         self.layers().iter().map(Layer::param_count).sum()
     }
+}
+
+/// The activation bounds of [`bounds`] through every layer, from the input contract.
+///
+/// Not inlined: its frame then comes and goes after the header's decoding and binding instead
+/// of adding to `from_bytes`'s (stack matters on a 16 KiB Cortex-M0).
+#[inline(never)]
+fn check_bounds(input: &InputSpec, layers: &[Layer<'_>]) -> Result<(), Error> {
+    let mut x = input.max_input();
+    // The int8 input's lowest value: the pixels' p − 128 reach −128.
+    let mut lo = PIXEL_ZERO_POINT;
+    for (index, layer) in layers.iter().enumerate() {
+        let n = layer.inputs();
+        match layer.params() {
+            Params::F32 { weights, bias } => {
+                x = bounds::float_layer(index, n, weights, bias, |&w| w.abs(), x)?;
+            }
+            Params::F16 { weights, bias } => {
+                let abs = |&h: &u16| f16_to_f32(h & 0x7fff);
+                x = bounds::float_layer(index, n, weights, bias, abs, x)?;
+            }
+            Params::Int8(p) => {
+                let input = (p.input.zero_point, lo);
+                bounds::int8_layer(index, n, p.weights, p.bias, p.shift, input)?;
+                lo = if layer.activation() == Activation::Relu {
+                    p.output.zero_point
+                } else {
+                    -128
+                };
+            }
+        }
+    }
+    Ok(())
 }
 
 fn layer_width(l: &Layer<'_>) -> usize {
@@ -472,7 +514,7 @@ fn check_chain(header: &Header<'_>, descs: &[Desc]) -> Result<(), Error> {
 }
 
 fn check_quant(layer: usize, q: Quant) -> Result<(), Error> {
-    if !(q.scale.is_finite() && q.scale > 0.0) {
+    if !good_scale(q.scale) {
         return Err(Error::BadScale { layer });
     }
     if !(-128..=127).contains(&q.zero_point) {
@@ -625,8 +667,14 @@ fn check_requant(layer: usize, p: &Int8Params<'_>) -> Result<(), Error> {
             });
         }
     }
-    if p.weight_scale.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+    if !p.weight_scale.iter().all(|&s| good_scale(s)) {
         return Err(Error::BadScale { layer });
     }
     Ok(())
+}
+
+/// An int8 scale: > 0, and every 8-bit code's real value finite (`255 · scale`, the widest
+/// `q − zero_point`, does not overflow f32).
+fn good_scale(scale: f32) -> bool {
+    scale > 0.0 && (255.0 * scale).is_finite()
 }

@@ -81,6 +81,16 @@ impl InputSpec {
         self.width as u32 * self.height as u32
     }
 
+    /// The largest input magnitude the contract allows: `255 · scale` rounded to f32, what the
+    /// brightest pixel becomes. Every activation bound of [`Model::from_bytes`] starts here, so
+    /// f32 inputs (instead of pixels) must lie in `[-max_input, max_input]`. Finite for every
+    /// checked model.
+    ///
+    /// [`Model::from_bytes`]: crate::Model::from_bytes
+    pub fn max_input(&self) -> f32 {
+        255.0 * self.scale
+    }
+
     /// The int8 view of a raw pixel: `p - 128` with zero point -128 and this scale.
     pub const fn int8_quant(&self) -> Quant {
         Quant {
@@ -107,6 +117,7 @@ pub struct Provenance<'a> {
 }
 
 /// One layer's entry in a version-1 header. Offsets count f32 words from the data section start.
+#[cfg(any(test, feature = "std"))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct LayerDescV1 {
     pub inputs: u32,
