@@ -76,13 +76,15 @@ impl<'a> Header<'a> {
 
         let class_count = take_count(cur, MAX_CLASSES, |found| Error::BadClassCount { found })?;
         let mut class_names = [""; MAX_CLASSES];
-        for name in &mut class_names[..class_count] {
+        // `take` rather than `[..count]`: the count is bounded above, but the optimiser cannot
+        // see it, and the device build must keep no panic path (firmware/panic-check).
+        for name in class_names.iter_mut().take(class_count) {
             *name = take_str(cur)?;
         }
 
         let layer_count = take_count(cur, MAX_LAYERS, |found| Error::BadLayerCount { found })?;
         let mut descs = [EMPTY_DESC; MAX_LAYERS];
-        for (layer, desc) in descs[..layer_count].iter_mut().enumerate() {
+        for (layer, desc) in descs.iter_mut().take(layer_count).enumerate() {
             *desc = if version == 1 {
                 take_v1(cur)?
             } else {
@@ -182,9 +184,10 @@ impl<'a> Reader<'a> {
     /// A value that postcard writes as a varint (an integer, a length, an enum tag), refused
     /// unless the varint is in its shortest form.
     fn varint<T: Deserialize<'a>>(&mut self) -> Result<T, Error> {
-        let start = self.header.len() - self.rest.len();
+        // `rest` is a suffix of `header`: the bytes at `start` are `rest` before the read.
+        let (at, start) = (self.rest, self.header.len() - self.rest.len());
         let value = self.take()?;
-        shortest(&self.header[start..], start)?;
+        shortest(at, start)?;
         Ok(value)
     }
 }
@@ -200,10 +203,11 @@ fn shortest(bytes: &[u8], at: usize) -> Result<(), Error> {
     let Some(end) = bytes.iter().position(|b| b & 0x80 == 0) else {
         return Ok(());
     };
-    if end == 0 || bytes[end] != 0 {
+    let (body, last) = bytes.split_at(end);
+    if end == 0 || last.first() != Some(&0) {
         return Ok(());
     }
-    let significant = bytes[..end].iter().rposition(|b| b & 0x7f != 0);
+    let significant = body.iter().rposition(|b| b & 0x7f != 0);
     Err(Error::NonCanonical {
         offset: PREAMBLE_LEN + at + significant.unwrap_or(0),
     })
@@ -211,9 +215,9 @@ fn shortest(bytes: &[u8], at: usize) -> Result<(), Error> {
 
 fn take_str<'a>(cur: &mut Reader<'a>) -> Result<&'a str, Error> {
     // The length is a varint: checked as one, then the string is read with it.
-    let start = cur.header.len() - cur.rest.len();
+    let (at, start) = (cur.rest, cur.header.len() - cur.rest.len());
     let s: &'a str = cur.take()?;
-    shortest(&cur.header[start..], start)?;
+    shortest(at, start)?;
     check_str(s)?;
     Ok(s)
 }

@@ -228,6 +228,9 @@ impl<'a> Model<'a> {
     /// # Errors
     /// The first check that fails, as an [`Error`] with its context. Arbitrary bytes give an
     /// error, never a panic, and the work is linear in `bytes.len()`.
+    // Always inlined: as a frame of its own under the caller's (which holds the returned view)
+    // it made the Cortex-M0 board program's stack 4,492 bytes instead of 3,796 (measured).
+    #[inline(always)]
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Self, Error> {
         let (version, header_bytes, data) = split_file(bytes)?;
         // Borrowed where it was decoded: `?` would move the ~0.7 KiB header into a second slot
@@ -238,8 +241,14 @@ impl<'a> Model<'a> {
             Err(e) => return Err(*e),
         };
         let layers = bind(header, data)?;
+        // Before the view is built, on the bound layers: the view is then built once, in the
+        // caller's slot, and this frame holds no copy of it.
+        check_bounds(
+            &header.input,
+            layers.get(..header.layer_count).unwrap_or(&[]),
+        )?;
         // The layer descriptions are not kept: a device holds the model view in RAM.
-        let model = Model {
+        Ok(Model {
             version,
             variant: header.variant,
             provenance: header.provenance,
@@ -248,11 +257,7 @@ impl<'a> Model<'a> {
             class_count: header.class_count,
             layers,
             layer_count: header.layer_count,
-        };
-        // On the finished view rather than on `layers` before they move into it: 160 bytes
-        // less stack on the Cortex-M0 (measured: 4,312 against 4,472).
-        check_bounds(&model.input, model.layers())?;
-        Ok(model)
+        })
     }
 
     /// Checks that the model maps `inputs` values to `classes` outputs.
