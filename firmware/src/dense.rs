@@ -168,14 +168,19 @@ fn dot_rows<const R: usize, S: Storage>(w: &[S::Elem], x: &[f32]) -> [f32; R] {
 
     let mut acc = [[0.0f32; LANES]; R];
     if !S::accumulate(&w_steps, x_steps, &mut acc) {
-        for (j, x) in x_steps.iter().enumerate() {
-            for (acc, w) in acc.iter_mut().zip(&w_steps) {
-                // Every row holds `x_steps.len()` steps. Where the optimiser sees it (f32, and
-                // binary16 off the M4F) this check folds away; where `accumulate` may have
-                // taken the rows it is a compare per row and step, and no panic path.
-                let Some(w) = w.get(j) else { continue };
+        // From `rows`, not read back through `w_steps`, whose address went to `accumulate` (an
+        // `asm!` block on the M4F, after which the optimiser knows nothing of it).
+        let w_steps: [&[[S::Elem; STEP]]; R] =
+            core::array::from_fn(|r| rows[r].as_chunks::<STEP>().0);
+        // Every row holds exactly `x_steps.len()` steps; the minimum tells the bounds checks.
+        let steps = w_steps.iter().fold(x_steps.len(), |m, w| m.min(w.len()));
+        for j in 0..steps {
+            for r in 0..R {
+                // Where `r` is unrolled (few rows) the optimiser proves `j < w_steps[r].len()`
+                // from `steps` and the index costs nothing; elsewhere `get` keeps it total.
+                let Some(w) = w_steps[r].get(j) else { continue };
                 for k in 0..STEP {
-                    acc[k % LANES] += S::widen(w[k]) * x[k];
+                    acc[r][k % LANES] += S::widen(w[k]) * x_steps[j][k];
                 }
             }
         }
