@@ -174,6 +174,8 @@ fn dot_rows<const R: usize, S: Storage>(w: &[S::Elem], x: &[f32]) -> [f32; R] {
             core::array::from_fn(|r| rows[r].as_chunks::<STEP>().0);
         // Every row holds exactly `x_steps.len()` steps; the minimum tells the bounds checks.
         let steps = w_steps.iter().fold(x_steps.len(), |m, w| m.min(w.len()));
+        // An index, not `x_steps.iter()`: the bound `steps` is what proves the row accesses.
+        #[allow(clippy::needless_range_loop)]
         for j in 0..steps {
             for r in 0..R {
                 // Where `r` is unrolled (few rows) the optimiser proves `j < w_steps[r].len()`
