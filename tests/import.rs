@@ -19,20 +19,20 @@ const FIXTURE_IMAGES: usize = 300;
 /// evaluated as its own node in f32 against folded into the weights in f64 and rounded once,
 /// and `p / 255` against `p · f32(1/255)` (1 ulp). A few 1e-5 at most for logits of a few
 /// tens; a wrongly transposed or mis-folded layer moves them by 1e-1 or more.
-const LOGIT_ATOL: f32 = 1e-4;
+pub(crate) const LOGIT_ATOL: f32 = 1e-4;
 
 /// Largest |Δprobability| between onnxruntime's Softmax and an exact f64 softmax of the
 /// firmware's logits: |Δp| ≤ |Δz|/2 from the logits, plus onnxruntime's f32 softmax rounding
 /// (a few ulp of values ≤ 1, under 1e-6).
 const PROB_ATOL: f32 = LOGIT_ATOL / 2.0 + 1e-6;
 
-fn fixture(name: &str) -> PathBuf {
+pub(crate) fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures/import")
         .join(name)
 }
 
-fn read_f32(name: &str) -> Vec<f32> {
+pub(crate) fn read_f32(name: &str) -> Vec<f32> {
     let bytes = std::fs::read(fixture(name)).expect("fixture present");
     bytes
         .chunks_exact(4)

@@ -10,3 +10,4 @@ mod parity;
 mod presets;
 mod qemu;
 mod quantized;
+mod vector;
