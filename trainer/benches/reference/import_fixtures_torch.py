@@ -31,6 +31,13 @@ Regenerate (about 30 s; the Python packages are the reference venv's, see README
     /work/venv-torch/bin/pip install torch==2.15.0 onnx onnxscript onnxruntime scikit-learn numpy
     /work/venv-torch/bin/python trainer/benches/reference/import_fixtures_torch.py
 
+With `--full DIR` it writes instead, into DIR (outside the repository: about 3.2 MB), the
+notebook's width, 784 -> 196 -> 49 -> 10, of the two Fashion-MNIST models, trained for 5 epochs,
+with onnxruntime's outputs on all 10,000 test images; `cargo bench -p tests --bench
+import_parity -- DIR` then imports each and compares (the README's "Bring your own model"):
+
+    /work/venv-torch/bin/python trainer/benches/reference/import_fixtures_torch.py --full /tmp/fmlp-import-full
+
 Runs are deterministic on one thread for one torch version, but a new torch may round a weight
 differently: commit the files together, never one of them alone.
 """
@@ -56,6 +63,8 @@ HIDDEN = (16, 12)
 CLASSES = 10
 EPOCHS = 2
 BATCH = 64
+FULL_HIDDEN = (196, 49)  # the notebook's widths (the trainer's vanilla shape)
+FULL_EPOCHS = 5
 BN_EPS = 1e-3  # Keras's default; PyTorch's is 1e-5
 
 
@@ -66,9 +75,9 @@ def dense(inputs, outputs):
     return layer
 
 
-def bn_after_relu():
+def bn_after_relu(hidden=HIDDEN):
     layers, inputs = [], IMAGE_PIXELS
-    for width in HIDDEN:
+    for width in hidden:
         layers += [dense(inputs, width), nn.ReLU(),
                    nn.BatchNorm1d(width, eps=BN_EPS, momentum=0.01), nn.Dropout(0.2)]
         inputs = width
@@ -76,9 +85,9 @@ def bn_after_relu():
     return nn.Sequential(*layers)
 
 
-def bn_before_relu():
+def bn_before_relu(hidden=HIDDEN):
     layers, inputs = [], IMAGE_PIXELS
-    for width in HIDDEN:
+    for width in hidden:
         layers += [dense(inputs, width), nn.BatchNorm1d(width, eps=BN_EPS, momentum=0.01),
                    nn.ReLU()]
         inputs = width
@@ -139,7 +148,13 @@ def main():
     parser.add_argument("--images", type=int, default=300,
                         help="first N test images whose outputs are recorded (default 300)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--full", type=Path, metavar="DIR",
+                        help="write full-size models (784-196-49-10, 5 epochs) and their outputs "
+                             "on all 10,000 test images into DIR instead of the fixtures")
     args = parser.parse_args()
+    hidden, epochs = HIDDEN, EPOCHS
+    if args.full is not None:
+        args.out, args.images, hidden, epochs = args.full, 10_000, FULL_HIDDEN, FULL_EPOCHS
     torch.manual_seed(args.seed)
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -166,8 +181,8 @@ def main():
         # follows a Gemm into the Gemm, leaving nothing for the importer to fold.
         ("torch_bn_before_relu", bn_before_relu, (("_legacy", False),)),
     ):
-        model = build()
-        train(model, x, y, EPOCHS, BATCH, args.seed)
+        model = build(hidden)
+        train(model, x, y, epochs, BATCH, args.seed)
         for suffix, dynamo in dynamo_forms:
             path = args.out / f"{name}{suffix}.onnx"
             export(model, example, path, dynamo)
@@ -185,7 +200,8 @@ def main():
                   f"{manifest['models'][path.name]['accuracy']:.3f} on {args.images} images",
                   file=sys.stderr)
 
-    wine_model(args, manifest)
+    if args.full is None:
+        wine_model(args, manifest)
     (args.out / "manifest-torch.json").write_text(json.dumps(manifest, indent=2) + "\n")
 
 
