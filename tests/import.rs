@@ -11,7 +11,7 @@ use trainer::import::{ImportError, ImportOptions, import_file};
 use crate::common::{data, max_abs_diff, softmax_f64};
 
 /// Images the fixtures' outputs were recorded on (the first of t10k).
-const FIXTURE_IMAGES: usize = 300;
+pub(crate) const FIXTURE_IMAGES: usize = 300;
 
 /// Largest |Δlogit| between onnxruntime and the firmware running the imported file. The same
 /// three f32 rounding sources as burn against the firmware (`parity::LOGIT_ATOL`): the order of
@@ -26,13 +26,13 @@ const LOGIT_ATOL: f32 = 1e-4;
 /// (a few ulp of values ≤ 1, under 1e-6).
 const PROB_ATOL: f32 = LOGIT_ATOL / 2.0 + 1e-6;
 
-fn fixture(name: &str) -> PathBuf {
+pub(crate) fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures/import")
         .join(name)
 }
 
-fn read_f32(name: &str) -> Vec<f32> {
+pub(crate) fn read_f32(name: &str) -> Vec<f32> {
     let bytes = std::fs::read(fixture(name)).expect("fixture present");
     bytes
         .chunks_exact(4)
@@ -174,10 +174,6 @@ fn onnx_corrupt_truncated_and_foreign_files_are_refused() {
     assert!(matches!(
         import_file(&text, &ImportOptions::default()),
         Err(ImportError::Onnx { .. })
-    ));
-    assert!(matches!(
-        import_file(&fixture("keras_bn.tflite"), &ImportOptions::default()),
-        Err(ImportError::Refused { .. })
     ));
     assert!(matches!(
         import_file(std::path::Path::new("/dev/zero"), &ImportOptions::default()),
