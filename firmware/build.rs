@@ -195,6 +195,9 @@ mod board {
     const MODEL_VAR: &str = "FMLP_MODEL";
     const SCRATCH_VAR: &str = "FMLP_SCRATCH";
     const MACHINE_VAR: &str = "FMLP_MACHINE";
+    /// The f32 input vectors of the `qemu-vector` program: a file of little-endian f32, one
+    /// row of the model's input width after another (none when unset).
+    const INPUTS_VAR: &str = "FMLP_INPUTS";
     /// Set (to anything): embed the model without decoding it first, so a test can show what
     /// the device does with a corrupt one.
     const UNCHECKED_VAR: &str = "FMLP_UNCHECKED_MODEL";
@@ -309,6 +312,7 @@ mod board {
             SCRATCH_VAR,
             MACHINE_VAR,
             UNCHECKED_VAR,
+            INPUTS_VAR,
             DIR_ENV_VAR,
         ] {
             println!("cargo:rerun-if-env-changed={var}");
@@ -357,6 +361,14 @@ mod board {
             .map_err(|e| format!("cannot read {MODEL_VAR}={}: {e}", model.display()))?;
         let count = image_count(machine.default_images)?;
         let images_len = count * (IMAGE_PIXELS + 1);
+        // The engine's widths for `qemu-vector` (a corrupt model's are the classifier's: the
+        // device refuses it either way).
+        let mut widths = (IMAGE_PIXELS, CLASS_NAMES.len(), IMAGE_PIXELS);
+        if let Ok(m) = Model::from_bytes(&model_bytes) {
+            widths = (m.inputs(), m.classes(), m.max_width().max(1));
+        }
+        let (vectors, rows) = input_vectors(widths.0)?;
+        let images_len = images_len + vectors.len();
         let int8 = if env::var_os(UNCHECKED_VAR).is_some() {
             // The device's own refusal is what is being tested: only the flash is checked.
             if model_bytes.len() + images_len + machine.budget.program > machine.budget.flash {
@@ -408,6 +420,7 @@ mod board {
         write(&out.join("model.fmlp"), &model_bytes)?;
         write(&out.join("images.bin"), &images)?;
         write(&out.join("labels.bin"), &labels)?;
+        write(&out.join("inputs.bin"), &vectors)?;
         let rust = format!(
             "/// Test images embedded by `build.rs`: the first of the t10k set, from `{}`.\n\
              pub const IMAGE_COUNT: usize = {count};\n\
@@ -420,15 +433,47 @@ mod board {
              /// Flash and RAM in its memory map.\n\
              pub const FLASH_SIZE: usize = {};\n\
              /// See [`FLASH_SIZE`].\n\
-             pub const RAM_SIZE: usize = {};\n",
+             pub const RAM_SIZE: usize = {};\n\
+             /// The embedded model's inputs, outputs and widest layer side (`qemu-vector`).\n\
+             pub const VECTOR_IN: usize = {};\n\
+             /// See [`VECTOR_IN`].\n\
+             pub const VECTOR_OUT: usize = {};\n\
+             /// See [`VECTOR_IN`].\n\
+             pub const VECTOR_CAP: usize = {};\n\
+             /// f32 input rows embedded from `{INPUTS_VAR}` (`qemu-vector`).\n\
+             pub const VECTOR_ROWS: usize = {rows};\n",
             dir.display(),
             if int8 { "int8" } else { "float" },
             qemu_name(machine),
             machine.clock_hz,
             machine.budget.flash,
             machine.budget.ram,
+            widths.0,
+            widths.1,
+            widths.2,
         );
         write(&out.join("embedded.rs"), rust.as_bytes())
+    }
+
+    /// The bytes of `FMLP_INPUTS` (empty when unset) and their rows of `inputs` f32 values.
+    fn input_vectors(inputs: usize) -> Result<(Vec<u8>, usize), String> {
+        let Some(path) = env::var_os(INPUTS_VAR) else {
+            return Ok((Vec::new(), 0));
+        };
+        let path = PathBuf::from(path);
+        println!("cargo:rerun-if-changed={}", path.display());
+        let bytes = fs::read(&path).map_err(|e| format!("{INPUTS_VAR}={}: {e}", path.display()))?;
+        let row = inputs * 4;
+        if bytes.is_empty() || bytes.len() % row != 0 {
+            return Err(format!(
+                "{INPUTS_VAR}={} holds {} bytes, not whole rows of the model's {inputs} f32 inputs \
+                 ({row} bytes each)",
+                path.display(),
+                bytes.len()
+            ));
+        }
+        let rows = bytes.len() / row;
+        Ok((bytes, rows))
     }
 
     fn model_path(workspace: &Path) -> Result<PathBuf, String> {

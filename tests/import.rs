@@ -19,7 +19,7 @@ pub(crate) const FIXTURE_IMAGES: usize = 300;
 /// evaluated as its own node in f32 against folded into the weights in f64 and rounded once,
 /// and `p / 255` against `p · f32(1/255)` (1 ulp). A few 1e-5 at most for logits of a few
 /// tens; a wrongly transposed or mis-folded layer moves them by 1e-1 or more.
-const LOGIT_ATOL: f32 = 1e-4;
+pub(crate) const LOGIT_ATOL: f32 = 1e-4;
 
 /// Largest |Δprobability| between onnxruntime's Softmax and an exact f64 softmax of the
 /// firmware's logits: |Δp| ≤ |Δz|/2 from the logits, plus onnxruntime's f32 softmax rounding

@@ -16,6 +16,31 @@ fn inspect_shows_the_folded_bn_shape_and_parameter_count() {
     assert!(text.contains("784→196→49→10"), "{text}");
     assert!(text.contains("parameters     164,013"), "{text}");
     assert!(text.contains("6,272 bytes of activation buffers"), "{text}");
+    assert!(
+        text.contains("firmware::Engine::<784, 10, 784, Scratch<784>>"),
+        "{text}"
+    );
+    assert!(text.contains("firmware::Classifier::<784>"), "{text}");
+}
+
+#[test]
+fn inspect_says_which_firmware_types_run_a_vector_model() {
+    let options = trainer::import::ImportOptions {
+        input_scale: 0.02,
+        ..Default::default()
+    };
+    let fixture = crate::import::fixture("torch_wine.onnx");
+    let file = trainer::import::import_file(&fixture, &options).unwrap().file;
+    let model = model_format::Model::from_bytes(&file).unwrap();
+    let text = describe(&model, file.len());
+    for line in [
+        "input          13 values: u8 × 2e-2, or f32 as they are within ±5.1",
+        "outputs        3 values as they are: regression outputs or logits",
+        "firmware::Engine::<13, 3, 13, Scratch<13>> (u8 or f32 inputs",
+        "not the Fashion-MNIST firmware::Classifier",
+    ] {
+        assert!(text.contains(line), "{line:?} missing from:\n{text}");
+    }
 }
 
 #[test]

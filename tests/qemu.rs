@@ -23,7 +23,7 @@ use model_format::AlignedBytes;
 
 /// The benchmarks' board build, shared rather than copied.
 #[path = "../firmware/benches/board/mod.rs"]
-mod board;
+pub(crate) mod board;
 /// The benchmarks' seeded model generator, shared rather than copied.
 #[path = "../firmware/benches/shapes/mod.rs"]
 mod shapes;
@@ -57,7 +57,7 @@ const M0_RAM_BUDGET: usize = 4_096;
 /// the program and 64 images with room to spare.
 const NETDUINO_IMAGES: usize = 64;
 /// QEMU's virtual nanoseconds per instruction: `-icount shift=0` gives 2^0 = 1.
-const ICOUNT_SHIFT: u32 = 0;
+pub(crate) const ICOUNT_SHIFT: u32 = 0;
 
 /// Where and how the board program runs, and the RAM it may use there.
 #[derive(Debug, Clone, Copy)]
@@ -174,7 +174,7 @@ pub struct QemuRun {
 }
 
 /// Nested builds share one target directory (and one output ELF): one build-and-run at a time.
-static BOARD: Mutex<()> = Mutex::new(());
+pub(crate) static BOARD: Mutex<()> = Mutex::new(());
 
 /// Builds the board program for `setup` with `model` and the first `n_images` test images
 /// embedded, runs it under QEMU and parses what it prints.
@@ -253,7 +253,8 @@ pub fn run_raw(
         .unwrap_or_else(|poisoned| poisoned.into_inner());
 
     let started = Instant::now();
-    let elf = board::build_with(
+    let elf = board::build_bin(
+        "qemu",
         &workspace,
         &target_dir,
         machine,
@@ -392,7 +393,7 @@ pub fn workspace_root() -> PathBuf {
 }
 
 /// The test-set directory, searched as the build script and the trainer do.
-fn data_dir() -> Result<PathBuf, String> {
+pub(crate) fn data_dir() -> Result<PathBuf, String> {
     let defaults = [
         workspace_root().join(DOWNLOAD_DIR),
         PathBuf::from(DEBIAN_DIR),
@@ -401,7 +402,7 @@ fn data_dir() -> Result<PathBuf, String> {
 }
 
 /// Fails with what to install when QEMU or the Rust target `target` is missing.
-fn check_prerequisites(target: &str) -> Result<(), String> {
+pub(crate) fn check_prerequisites(target: &str) -> Result<(), String> {
     let qemu_ok = Command::new("qemu-system-arm")
         .arg("--version")
         .output()
@@ -428,7 +429,7 @@ fn check_prerequisites(target: &str) -> Result<(), String> {
 
 /// Runs the ELF under QEMU on `machine`; `(exited 0, stdout, stderr)`, or an error on a
 /// timeout.
-fn run_with_timeout(
+pub(crate) fn run_with_timeout(
     machine: &Machine,
     elf: &Path,
     timeout: Duration,
@@ -477,7 +478,7 @@ fn run_with_timeout(
 }
 
 /// The last lines of a long output, for error messages.
-fn tail(text: &str) -> String {
+pub(crate) fn tail(text: &str) -> String {
     let lines: Vec<&str> = text.lines().collect();
     let start = lines.len().saturating_sub(20);
     lines[start..].join("\n") + "\n"

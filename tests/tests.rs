@@ -11,3 +11,4 @@ mod parity;
 mod presets;
 mod qemu;
 mod quantized;
+mod vector;

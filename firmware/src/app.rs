@@ -14,7 +14,8 @@
 
 use model_format::Model;
 
-use crate::classifier::{CLASSES, Classifier, INPUTS, Scratchpad};
+use crate::classifier::{CLASSES, Classifier, INPUTS};
+use crate::engine::Scratchpad;
 use crate::error::Error;
 
 /// A free-running counter of the core's clock (or a fixed fraction of it).

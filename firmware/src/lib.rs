@@ -1,8 +1,11 @@
 //! no_std, heap-free inference for `.fmlp` models: what runs on the microcontroller.
 //!
-//! [`Classifier::new`] checks a model file once (everything [`model_format::Model::from_bytes`]
-//! checks, plus the 784-pixel / 10-class contract and the buffer capacity); after that,
-//! classifying an image cannot fail and cannot panic. Weights are read **in place** from the
+//! [`Engine::new`] checks a model file once (everything [`model_format::Model::from_bytes`]
+//! checks, plus its input and output widths and the buffer capacity); after that, running it
+//! cannot fail and cannot panic. The engine runs any chain of dense layers in f32, f16 or int8
+//! storage, from `u8` inputs scaled by the file's contract or f32 inputs as they are, to raw
+//! values (regression) or classes ([`softmax::argmax`], [`softmax::top_k`], softmax);
+//! [`Classifier`] is its Fashion-MNIST application (784 pixels, 10 classes). Weights are read **in place** from the
 //! model bytes (flash on a device); the only RAM is a [`Scratch`] of two ping-pong activation
 //! buffers whose capacity is a const generic, so it can live in a `static` and its size is known
 //! at compile time. The same code gives bit-identical results on x86-64 and on a Cortex-M4:
@@ -41,6 +44,7 @@ pub mod dense_f16;
 pub mod dense_i8;
 #[cfg(any(fmlp_dsp, fmlp_armv6m, target_arch = "x86_64"))]
 mod dsp;
+pub mod engine;
 mod error;
 pub mod math;
 #[cfg(test)]
@@ -49,8 +53,7 @@ pub mod softmax;
 #[cfg(feature = "cortex-m")]
 pub mod timer;
 
-pub use classifier::{
-    CLASSES, Classification, Classifier, INPUTS, Int8Scratch, Scratch, Scratchpad,
-};
+pub use classifier::{CLASSES, Classification, Classifier, INPUTS};
+pub use engine::{Engine, Int8Scratch, Outputs, Scratch, Scratchpad};
 pub use error::Error;
 pub use model_format;

@@ -1,5 +1,7 @@
 //! Softmax and arg-max over a small output vector.
 
+use heapless::Vec;
+
 use crate::math;
 
 /// `out[i] = exp(z[i] - max z) / Σ exp(z[j] - max z)`, with [`math::exp`] (micromath), for
@@ -68,6 +70,31 @@ pub fn argmax(values: &[f32]) -> usize {
     best
 }
 
+/// The indices of the `K` largest values, largest first, in [`argmax`]'s order for every input
+/// (lower index first on a tie, NaN below every number), so the first is always
+/// `argmax(values)`. Fewer than `K` if `values` is shorter.
+///
+/// # Panics
+/// Never.
+pub fn top_k<const K: usize>(values: &[f32]) -> Vec<usize, K> {
+    let mut top: Vec<usize, K> = Vec::new();
+    for (i, &v) in values.iter().enumerate() {
+        // Insertion into the sorted prefix: the first held value that `v` ranks above.
+        let at = top
+            .iter()
+            .position(|&j| values.get(j).is_some_and(|&w| ranks_above(v, w)))
+            .unwrap_or(top.len());
+        if at < K {
+            if top.is_full() {
+                top.pop();
+            }
+            // `at ≤ top.len() < K` here, so the insert cannot fail.
+            let _ = top.insert(at, i);
+        }
+    }
+    top
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,6 +102,17 @@ mod tests {
     /// micromath exp's relative error (2.4e-3) bounds each term and the sum, so a probability
     /// can be off by about twice that.
     const PROB_RTOL: f32 = 5e-3;
+
+    #[test]
+    fn top_k_orders_like_argmax() {
+        let v = [0.5, 3.0, f32::NAN, 3.0, -1.0, 2.0];
+        assert_eq!(top_k::<3>(&v).as_slice(), &[1, 3, 5]);
+        assert_eq!(top_k::<6>(&v).as_slice(), &[1, 3, 5, 0, 4, 2]);
+        assert_eq!(top_k::<1>(&v)[0], argmax(&v));
+        assert_eq!(top_k::<4>(&[2.0, 1.0]).as_slice(), &[0, 1]);
+        assert!(top_k::<0>(&v).is_empty());
+        assert_eq!(top_k::<2>(&[f32::NAN, f32::NAN]).as_slice(), &[0, 1]);
+    }
 
     #[test]
     fn softmax_matches_hand_values() {

@@ -3,7 +3,8 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use model_format::{AlignedBytes, Model};
+use idx::layout::{CLASS_NAMES, IMAGE_PIXELS};
+use model_format::{Activation, AlignedBytes, Model};
 
 use crate::report::summary::thousands;
 use crate::training::is_checkpoint;
@@ -113,14 +114,24 @@ pub fn describe(model: &Model<'_>, file_bytes: usize) -> String {
     if !p.note.is_empty() {
         let _ = writeln!(s, "note           {}", p.note);
     }
-    let _ = writeln!(
-        s,
-        "input          {}x{} u8 pixels, scaled by {:e} (1/{:.0})",
-        input.width,
-        input.height,
-        input.scale,
-        1.0 / input.scale
-    );
+    let _ = if input.height == 1 {
+        writeln!(
+            s,
+            "input          {} values: u8 × {:e}, or f32 as they are within ±{}",
+            input.width,
+            input.scale,
+            input.max_input()
+        )
+    } else {
+        writeln!(
+            s,
+            "input          {}x{} u8 pixels, scaled by {:e} (1/{:.0})",
+            input.width,
+            input.height,
+            input.scale,
+            1.0 / input.scale
+        )
+    };
     let shape: Vec<String> = std::iter::once(model.inputs().to_string())
         .chain(model.layers().iter().map(|l| l.outputs().to_string()))
         .collect();
@@ -139,8 +150,45 @@ pub fn describe(model: &Model<'_>, file_bytes: usize) -> String {
         model.version()
     );
     write_ram(&mut s, model);
+    let outputs = match model.layers().last().map(|l| l.activation()) {
+        Some(Activation::Softmax) => "probabilities (the last layer's Softmax)",
+        Some(Activation::Relu) => "values clamped at 0 (the last layer's Relu)",
+        _ => "values as they are: regression outputs or logits (the last layer's None)",
+    };
+    let _ = writeln!(s, "outputs        {} {outputs}", model.classes());
     let _ = writeln!(s, "classes        {}", model.class_names().join(", "));
+    write_firmware(&mut s, model);
     s
+}
+
+/// The firmware's types that run the model: every file that decodes runs on the engine, with a
+/// capacity of its widest layer side; the Fashion-MNIST classifier takes 784 → 10 only.
+fn write_firmware(s: &mut String, model: &Model<'_>) {
+    let (inputs, outputs, cap) = (model.inputs(), model.classes(), model.max_width());
+    let (scratch, feed) = if model.is_int8() {
+        (format!("Int8Scratch<{cap}>"), "u8 inputs")
+    } else {
+        (format!("Scratch<{cap}>"), "u8 or f32 inputs")
+    };
+    let _ = writeln!(
+        s,
+        "firmware       runs it: firmware::Engine::<{inputs}, {outputs}, {cap}, {scratch}> \
+         ({feed}; a smaller capacity is refused as TooWide)"
+    );
+    let _ = if (inputs, outputs) == (IMAGE_PIXELS, CLASS_NAMES.len()) {
+        writeln!(
+            s,
+            "               and the Fashion-MNIST application, firmware::Classifier::<{}>",
+            cap.max(IMAGE_PIXELS)
+        )
+    } else {
+        writeln!(
+            s,
+            "               not the Fashion-MNIST firmware::Classifier, which takes {IMAGE_PIXELS} \
+             pixels to {} classes",
+            CLASS_NAMES.len()
+        )
+    };
 }
 
 /// One line per layer (shape, activation, storage, parameters), and its int8 quantization.

@@ -102,7 +102,8 @@ pub fn build(
     scratch: ScratchChoice,
     data_dir: Option<&Path>,
 ) -> Result<PathBuf, String> {
-    build_with(
+    build_bin(
+        "qemu",
         workspace,
         target_dir,
         machine,
@@ -114,12 +115,15 @@ pub fn build(
     )
 }
 
-/// [`build`] with extra environment variables for the build script (`FMLP_UNCHECKED_MODEL`).
+/// [`build`] for the firmware binary `bin` (`qemu`, or `qemu-vector` with `FMLP_INPUTS` in
+/// `extra_env`), with extra environment variables for the build script
+/// (`FMLP_UNCHECKED_MODEL`, `FMLP_INPUTS`).
 ///
 /// # Errors
 /// As [`build`].
 #[allow(clippy::too_many_arguments)]
-pub fn build_with(
+pub fn build_bin(
+    bin: &str,
     workspace: &Path,
     target_dir: &Path,
     machine: &Machine,
@@ -142,7 +146,7 @@ pub fn build_with(
             "--features",
             "board",
         ])
-        .args(["--target", target, "--bin", "qemu"])
+        .args(["--target", target, "--bin", bin])
         .env("CARGO_TARGET_DIR", target_dir)
         .env("FMLP_MACHINE", machine.name)
         .env("FMLP_MODEL", model)
@@ -158,6 +162,7 @@ pub fn build_with(
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS");
     command.env_remove("FMLP_UNCHECKED_MODEL");
+    command.env_remove("FMLP_INPUTS");
     command.envs(extra_env.iter().copied());
     if let Some(dir) = data_dir {
         command.env("FASHION_MNIST_DIR", dir);
@@ -175,5 +180,5 @@ pub fn build_with(
             String::from_utf8_lossy(&build.stderr)
         ));
     }
-    Ok(target_dir.join(target).join("release/qemu"))
+    Ok(target_dir.join(target).join("release").join(bin))
 }

@@ -29,7 +29,6 @@ use core::hint::black_box;
 use cortex_m::peripheral::SYST;
 use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::entry;
-use cortex_m_semihosting::debug;
 use cortex_m_semihosting::hio::{self, HostStream};
 use firmware::dense_i8::{Requant, blocked_index, dense_i8, dense_i8_reference, round_up};
 use panic_semihosting as _;
@@ -83,15 +82,15 @@ const MAX_OUTPUTS: usize = 196;
 
 #[entry]
 fn main() -> ! {
-    let status = match run() {
-        Ok(true) => debug::EXIT_SUCCESS,
-        _ => debug::EXIT_FAILURE,
-    };
-    debug::exit(status);
-    loop {
-        cortex_m::asm::wfi();
-    }
+    semihosting::exit(match run() {
+        Ok(true) => Ok(()),
+        _ => Err(()),
+    })
 }
+
+/// Exit status and the HardFault handler, shared by the QEMU programs.
+#[path = "common/semihosting.rs"]
+mod semihosting;
 
 /// Runs the checks and the timings; `Ok(false)` if a check failed.
 fn run() -> Result<bool, ()> {
@@ -338,13 +337,9 @@ mod float {
     }
 }
 
-/// Everything in this program that needs `unsafe`: the calibration loop and the HardFault
-/// handler.
+/// Everything in this program that needs `unsafe`: the calibration loop.
 #[allow(unsafe_code)]
 mod rt {
-    use cortex_m_rt::{ExceptionFrame, exception};
-    use cortex_m_semihosting::{debug, hprintln};
-
     /// Executes exactly `2 · n` instructions (`n ≥ 1`) in a loop of `subs` and `bne`.
     #[inline(always)]
     pub fn count_down(n: u32) {
@@ -357,18 +352,6 @@ mod rt {
                 n = inout(reg) n.max(1) => _,
                 options(nomem, nostack),
             );
-        }
-    }
-
-    // SAFETY: cortex-m-rt requires a HardFault handler to be an `unsafe fn`; this one only
-    // reports the faulting address through semihosting and ends the emulation with a failure
-    // status.
-    #[exception]
-    unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
-        hprintln!("hardfault pc {:#010x}", frame.pc());
-        debug::exit(debug::EXIT_FAILURE);
-        loop {
-            cortex_m::asm::wfi();
         }
     }
 }

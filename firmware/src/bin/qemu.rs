@@ -49,7 +49,6 @@
 use core::fmt::Write;
 
 use cortex_m_rt::entry;
-use cortex_m_semihosting::debug;
 use cortex_m_semihosting::hio::{self, HostStream};
 use firmware::INPUTS;
 use firmware::app::{self, Board, ChannelError, Memory, Report};
@@ -57,6 +56,8 @@ use firmware::timer::SysTick;
 use heapless::String;
 use panic_semihosting as _;
 
+// The `VECTOR_*` constants are `qemu-vector`'s.
+#[allow(dead_code)]
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
 }
@@ -85,14 +86,7 @@ struct Qemu {
 
 #[entry]
 fn main() -> ! {
-    let status = match start() {
-        Ok(()) => debug::EXIT_SUCCESS,
-        Err(()) => debug::EXIT_FAILURE,
-    };
-    debug::exit(status);
-    loop {
-        cortex_m::asm::wfi();
-    }
+    semihosting::exit(start())
 }
 
 fn start() -> Result<(), ()> {
@@ -214,21 +208,6 @@ fn render(line: &mut Line, report: &Report<'_>) -> core::fmt::Result {
 #[path = "../../boards/common/src/rt.rs"]
 mod rt;
 
-/// The HardFault handler: reports and ends the emulation with a failure status (the default
-/// handler would spin forever and hang the QEMU run).
-#[allow(unsafe_code)]
-mod fault {
-    use cortex_m_rt::{ExceptionFrame, exception};
-    use cortex_m_semihosting::{debug, hprintln};
-
-    // SAFETY: cortex-m-rt requires a HardFault handler to be an `unsafe fn`; this one only
-    // reports the faulting address through semihosting and exits.
-    #[exception]
-    unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
-        hprintln!("hardfault pc {:#010x}", frame.pc());
-        debug::exit(debug::EXIT_FAILURE);
-        loop {
-            cortex_m::asm::wfi();
-        }
-    }
-}
+/// Exit status and the HardFault handler, shared by the QEMU programs.
+#[path = "common/semihosting.rs"]
+mod semihosting;
