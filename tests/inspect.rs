@@ -30,7 +30,9 @@ fn inspect_says_which_firmware_types_run_a_vector_model() {
         ..Default::default()
     };
     let fixture = crate::import::fixture("torch_wine.onnx");
-    let file = trainer::import::import_file(&fixture, &options).unwrap().file;
+    let file = trainer::import::import_file(&fixture, &options)
+        .unwrap()
+        .file;
     let model = model_format::Model::from_bytes(&file).unwrap();
     let text = describe(&model, file.len());
     for line in [

@@ -29,6 +29,14 @@ Regenerate (about a minute):
 
     /work/venv-tf/bin/pip install tensorflow-cpu==2.21.0 ai-edge-litert tf2onnx onnxruntime
     /work/venv-tf/bin/python trainer/benches/reference/import_fixtures_keras.py
+
+Full-size reference (not committed): `--full DIR` trains the notebook's batch-norm model
+(784 -> 196 -> 49 -> 10) the same way, converts it the same three ways and records the
+interpreter's outputs on all 10,000 test images into DIR (outside the checkout; about 2 MB).
+The ignored test `tflite_full_test_set_matches_the_interpreter` reads it:
+
+    /work/venv-tf/bin/python trainer/benches/reference/import_fixtures_keras.py --full /tmp/fmlp-tflite-full
+    TFLITE_FULL_DIR=/tmp/fmlp-tflite-full cargo test --release -p tests --test tests tflite_full -- --ignored --nocapture
 """
 
 import argparse
@@ -49,13 +57,14 @@ REPO = Path(__file__).resolve().parents[3]
 DEFAULT_OUT = REPO / "tests" / "fixtures" / "import"
 IMAGE_PIXELS = 28 * 28
 HIDDEN = (16, 12)
+FULL_HIDDEN = (196, 49)  # the notebook's bn model
 CLASSES = 10
 CALIBRATION = 500
 
 
-def build():
+def build(hidden):
     layers = [tf.keras.Input(shape=(IMAGE_PIXELS,))]
-    for width in HIDDEN:
+    for width in hidden:
         layers += [tf.keras.layers.Dense(width, activation="relu"),
                    tf.keras.layers.BatchNormalization(), tf.keras.layers.Dropout(0.2)]
     layers.append(tf.keras.layers.Dense(CLASSES, activation="softmax"))
@@ -106,7 +115,12 @@ def main():
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--images", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--full", type=Path, metavar="DIR",
+                        help="the full-size model on all 10,000 test images, into DIR")
     args = parser.parse_args()
+    hidden = HIDDEN
+    if args.full is not None:
+        args.out, args.images, hidden = args.full, 10_000, FULL_HIDDEN
     tf.keras.utils.set_random_seed(args.seed)
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
@@ -121,13 +135,14 @@ def main():
     probe = probe_u8.astype(np.float32) / 255.0
     labels = test_y[:args.images]
 
-    model = build()
+    model = build(hidden)
     model.fit(train_x, train_y, epochs=2, batch_size=64, verbose=0)
     keras_out = model.predict(probe, verbose=0)
 
     manifest = {
         "script": "trainer/benches/reference/import_fixtures_keras.py",
         "tensorflow": tf.__version__,
+        "hidden": list(hidden),
         "images": {"set": "t10k", "first": args.images,
                    "input": "float: u8 pixel / 255; int8: u8 pixel - 128"},
         "models": {},
@@ -163,6 +178,9 @@ def main():
         manifest["models"][path.name] = entry
         print(f"{path.name}: {entry['size']} B, accuracy {entry['accuracy']:.3f}", file=sys.stderr)
 
+    if args.full is not None:
+        (args.out / "manifest-keras.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        return
     try:
         import tf2onnx
         import onnxruntime as ort

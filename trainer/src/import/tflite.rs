@@ -20,12 +20,17 @@
 //! neighbouring `FULLY_CONNECTED` (the `…/batchnorm/mul` weight names say so).
 //!
 //! An int8 model is taken as TFLite's reference kernels compute it: per row `o`,
-//! `acc = bias[o] + Σ w[o][i] · (x[i] − zx)`, requantized by `QuantizeMultiplier((double)
-//! input_scale · (double)filter_scale[o] / (double)output_scale)` (`kernel_util.cc`
+//! `acc = bias[o] + Σ w[o][i] · (x[i] − zx)`, requantized by the real factor
+//! `(double)input_scale · (double)filter_scale[o] / (double)output_scale` (`kernel_util.cc`
 //! `PopulateConvolutionQuantizationParams` per channel; `GetQuantizedConvolutionMultipler`
-//! per tensor, the one scale for every row), which is what `model-format`'s int8 layers hold
-//! and the firmware computes. So the file's weights, biases and zero points are copied as
-//! they are and the multipliers are computed the same way ([`crate::quantize::requantization`]).
+//! per tensor, the one scale for every row). The file's weights, biases, zero points and
+//! scales are copied as they are; the factor becomes the Q31 multiplier and shift of
+//! `QuantizeMultiplier`, computed from the same doubles ([`crate::quantize::requantization`]),
+//! which `model-format`'s int8 layers hold and the firmware applies with TFLite's default
+//! (double-rounding) `MultiplyByQuantizedMultiplier`, as TFLM does. TFLite's desktop
+//! interpreter (ai-edge-litert 2.3) rounds the same factor differently: on the committed
+//! fixtures its outputs equal `round(acc · factor)` in f64 on every output, and the
+//! firmware's differ by one on 4–7 % of them (`tests/import_tflite.rs` counts them).
 //! The checks that make this exact: weight zero points 0; activations one scale and zero point
 //! each; the first layer's input quantization is the device's pixel contract (the model file's
 //! input scale, zero point −128, so `p − 128` is what TFLite's `QUANTIZE` gives for `p · scale`);
