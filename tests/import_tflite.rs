@@ -305,6 +305,8 @@ struct TensorSpec {
     ty: i8,
     buffer: u32,
     signature: Option<Vec<i32>>,
+    /// Scales and zero points.
+    quant: Option<(Vec<f32>, Vec<i64>)>,
 }
 
 /// An operator of a hand-built model: `BuiltinOperator` code, tensors, options.
@@ -346,6 +348,7 @@ fn tiny() -> ModelSpec {
         ty: F32,
         buffer,
         signature: None,
+        quant: None,
     };
     ModelSpec {
         tensors: vec![
@@ -387,6 +390,13 @@ fn subgraph(b: &mut FlatBufferBuilder<'_>, spec: &ModelSpec) -> WIPOffset<TableF
             let shape = b.create_vector(&t.shape);
             let signature = t.signature.as_ref().map(|s| b.create_vector(s));
             let name = b.create_string(&format!("t{i}"));
+            let quant = t.quant.as_ref().map(|(scales, zero_points)| {
+                let (scales, zero_points) = (b.create_vector(scales), b.create_vector(zero_points));
+                let table = b.start_table();
+                b.push_slot_always(8, scales);
+                b.push_slot_always(10, zero_points);
+                b.end_table(table)
+            });
             let table = b.start_table();
             b.push_slot_always(4, shape);
             b.push_slot::<i8>(6, t.ty, 0);
@@ -394,6 +404,9 @@ fn subgraph(b: &mut FlatBufferBuilder<'_>, spec: &ModelSpec) -> WIPOffset<TableF
             b.push_slot_always(10, name);
             if let Some(signature) = signature {
                 b.push_slot_always(18, signature);
+            }
+            if let Some(quant) = quant {
+                b.push_slot_always(12, quant);
             }
             b.end_table(table)
         })
@@ -521,6 +534,81 @@ fn tflite_hand_built_model_imports_its_weight_as_out_in() {
     assert_eq!(layer.weights, W);
     assert_eq!(layer.bias, B);
     assert_eq!(layer.activation, Activation::Softmax);
+}
+
+/// f32 input → QUANTIZE → int8 FULLY_CONNECTED (per-channel W `[2, 4]`, INT32 bias) →
+/// DEQUANTIZE: an int8 model with float edges, as the converter writes one without
+/// `inference_input_type = int8`.
+fn tiny_int8() -> ModelSpec {
+    let tensor = |shape: &[i32], ty, buffer, quant: Option<(&[f32], &[i64])>| TensorSpec {
+        shape: shape.to_vec(),
+        ty,
+        buffer,
+        signature: None,
+        quant: quant.map(|(s, z)| (s.to_vec(), z.to_vec())),
+    };
+    let pixel = (&[1.0f32 / 255.0][..], &[-128i64][..]);
+    let weights: [i8; 8] = [1, -2, 3, 4, 5, 6, -7, 8];
+    let bias: Vec<u8> = [10i32, -20].iter().flat_map(|b| b.to_le_bytes()).collect();
+    let op = |code, inputs: &[i32], output| OpSpec {
+        code,
+        inputs: inputs.to_vec(),
+        outputs: vec![output],
+        fused: (code == 9).then_some(0),
+        beta: None,
+    };
+    ModelSpec {
+        tensors: vec![
+            tensor(&[1, 4], F32, 0, None),
+            tensor(&[1, 4], I8, 0, Some(pixel)),
+            tensor(&[2, 4], I8, 1, Some((&[0.01, 0.02], &[0, 0]))),
+            tensor(&[2], 2, 2, Some((&[0.01 / 255.0, 0.02 / 255.0], &[0, 0]))),
+            tensor(&[1, 2], I8, 0, Some((&[0.05], &[3]))),
+            tensor(&[1, 2], F32, 0, None),
+        ],
+        ops: vec![op(114, &[0], 1), op(9, &[1, 2, 3], 4), op(6, &[4], 5)],
+        inputs: vec![0],
+        outputs: vec![5],
+        buffers: vec![Vec::new(), weights.iter().map(|&w| w as u8).collect(), bias],
+        subgraphs: 1,
+    }
+}
+
+#[test]
+fn tflite_int8_with_quantize_and_dequantize_at_the_edges_runs_the_files_integers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tiny-int8.tflite");
+    std::fs::write(&path, build(&tiny_int8())).unwrap();
+    let imported = import_file(&path, &ImportOptions::default()).expect("a valid int8 model");
+    assert!(
+        imported.mapping[0].contains("p − 128"),
+        "{:?}",
+        imported.mapping
+    );
+    assert!(
+        imported.mapping[2].contains("dequantizes"),
+        "{:?}",
+        imported.mapping
+    );
+    let engine = Engine::<4, 2, 4>::new(&imported.file).expect("the firmware runs it");
+    let mut scratch = Scratch::<4>::new();
+    // x − zx = p = [0, 255, 128, 64]; acc = bias + W·p = [10 − 510 + 384 + 256,
+    // −20 + 1530 − 896 + 512] = [140, 1126]; times (1/255 · [0.01, 0.02] / 0.05) = [0.110,
+    // 1.766], rounded [0, 2], plus the zero point 3.
+    assert_eq!(
+        engine.run_u8_int8(&[0, 255, 128, 64], &mut scratch),
+        Some([3, 5])
+    );
+    // QUANTIZE anywhere but first, DEQUANTIZE anywhere but last: refused, naming them.
+    let mut spec = tiny_int8();
+    spec.ops.swap(0, 2);
+    let message = import_bytes(&build(&spec), &ImportOptions::default()).unwrap_err();
+    assert!(message.contains("operator 0 (DEQUANTIZE)"), "{message}");
+    // A weight with a zero point: int8 weights must be symmetric.
+    let mut spec = tiny_int8();
+    spec.tensors[2].quant = Some((vec![0.01, 0.02], vec![0, 1]));
+    let message = import_bytes(&build(&spec), &ImportOptions::default()).unwrap_err();
+    assert!(message.contains("non-zero zero point"), "{message}");
 }
 
 #[test]
