@@ -13,8 +13,12 @@ What it makes (one 784 -> 16 -> 12 -> 10 Keras MLP in the notebook's batch-norm 
   keras_bn.onnx              the Keras model through tf2onnx (MatMul + Add, not Gemm), if tf2onnx
                              can convert this Keras version; skipped with a message otherwise
   <name>.out.f32 / .out.i8   the reference outputs: float files run by the TFLite interpreter
-                             (ai-edge-litert) with its reference kernels (BUILTIN_REF, what TFLM
-                             runs) or by onnxruntime; int8 files give the raw int8 output tensor
+                             (ai-edge-litert) with its reference kernels (BUILTIN_REF) or by
+                             onnxruntime; int8 files give the raw int8 output tensor. Measured
+                             (tests/import_tflite.rs): this interpreter requantizes int8 as
+                             round(acc * in_scale * w_scale / out_scale) in double, not with
+                             TFLM's default double-rounding Q31 multiply, so its int8 outputs
+                             differ by one from TFLM's (and our firmware's) on 4-7 % of them
   <name>.logits.f32 / .i8    the input of the SOFTMAX op (the last FULLY_CONNECTED's output),
                              read with the interpreter's experimental_preserve_all_tensors; for
                              int8 these are the integers our int8 engine must reproduce exactly
