@@ -2,7 +2,7 @@
 //! the file's own integers.
 //!
 //! The file is checked by the `flatbuffers` crate's verifier against the schema subset of
-//! [`schema`] (TFLite's `schema.fbs`, version 3) before any field is read, so a truncated or
+//! `tflite/schema.rs` (TFLite's `schema.fbs`, version 3) before any field is read, so a truncated or
 //! corrupt file is an error, never a panic. The model must be one subgraph holding one chain
 //! from its one input to its one output: each operator reads the previous one's output (plus
 //! constants), and nothing else reads it. The operators mapped:

@@ -8,7 +8,7 @@
 //! unions' variant numbers are their 1-based places in `union BuiltinOptions`.
 //!
 //! Reading a flatbuffer field is `unsafe` in the `flatbuffers` crate: the caller promises the
-//! bytes at that slot hold that type. Each table below is declared once, in [`table!`], which
+//! bytes at that slot hold that type. Each table below is declared once, in `table!`, which
 //! makes both its verifier and its accessors from the same `(name, type, slot)` list, so no
 //! accessor reads a slot as a type the verifier did not check; [`Model`] values are only made by
 //! [`root`], which runs the verifier over the whole buffer first.
