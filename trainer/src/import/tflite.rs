@@ -498,7 +498,7 @@ impl<'g, 'a> Walk<'g, 'a> {
             Some(_) => Some(self.constant(here, 2, "bias")?),
         };
         if let Some(bias) = &bias
-            && dims(bias).iter().product::<usize>() != outputs
+            && dims(bias).iter().try_fold(1usize, |n, &d| n.checked_mul(d)) != Some(outputs)
         {
             return here.fail(format!(
                 "bias {} has shape {:?} for {outputs} outputs",
@@ -544,7 +544,7 @@ impl<'g, 'a> Walk<'g, 'a> {
         if !self.int8.is_empty() {
             return here.fail("a float32 layer after int8 ones");
         }
-        let weights = self.values_f32(here, weight, inputs * outputs)?;
+        let weights = self.values_f32(here, weight, inputs.saturating_mul(outputs))?;
         let bias = match bias {
             Some(b) => self.values_f32(here, b, outputs)?,
             None => vec![0.0; outputs],
@@ -584,7 +584,7 @@ impl<'g, 'a> Walk<'g, 'a> {
             .or_else(|reason| here.fail(format!("output {}: {reason}", tensor_name(out))))?;
         let weight_scale = self.weight_scales(here, weight, outputs)?;
         let weights: Vec<i8> = self
-            .data(here, weight, inputs * outputs)?
+            .data(here, weight, inputs.saturating_mul(outputs), 1)?
             .iter()
             .map(|&b| b as i8)
             .collect();
@@ -595,7 +595,7 @@ impl<'g, 'a> Walk<'g, 'a> {
                 {
                     return here.fail(format!("bias {} has a non-zero zero point", tensor_name(b)));
                 }
-                self.data(here, b, 4 * outputs)?
+                self.data(here, b, outputs, 4)?
                     .chunks_exact(4)
                     .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
                     .collect()
@@ -868,13 +868,16 @@ impl<'g, 'a> Walk<'g, 'a> {
         Ok(tensor)
     }
 
-    /// The bytes of a constant `tensor`, which must be exactly `len`.
+    /// The bytes of a constant `tensor`, which must be exactly `count` values of `size` bytes
+    /// (a count that overflows saturates, and no buffer is that long).
     fn data(
         &self,
         here: &At<'_, '_>,
         tensor: &Tensor<'a>,
-        len: usize,
+        count: usize,
+        size: usize,
     ) -> Result<&'a [u8], TfliteError> {
+        let len = count.saturating_mul(size);
         let name = tensor_name(tensor);
         let index = tensor.buffer().unwrap_or(0) as usize;
         let buffer = self
@@ -911,7 +914,7 @@ impl<'g, 'a> Walk<'g, 'a> {
         count: usize,
     ) -> Result<Vec<f32>, TfliteError> {
         let values: Vec<f32> = self
-            .data(here, tensor, 4 * count)?
+            .data(here, tensor, count, 4)?
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect();
