@@ -50,15 +50,18 @@ pub enum Command {
     /// pass of each; for int8 it also counts the test images whose f32 top-two margin is below
     /// one int8 logit step.
     Quantize(QuantizeArgs),
-    /// Import a dense network trained elsewhere (ONNX) as an f32 model file, printing what
-    /// each node became.
+    /// Import a dense network trained elsewhere (ONNX or TFLite) as a model file, printing
+    /// what each node or operator became.
     ///
-    /// Supported: Gemm, MatMul + Add, Relu, BatchNormalization before or after the activation
-    /// (folded into the neighbouring dense layer; ε read from the node), Dropout, Identity,
-    /// Flatten, Reshape to one row, and Softmax last, in one chain from the graph's input to
-    /// its output. Anything else (another operator, a branch, a weight that is not a constant,
-    /// a dynamic feature dimension) is refused with the node's name, its operator and the
-    /// reason, and nothing is written. Run `trainer quantize` on the result for f16 or int8.
+    /// ONNX (an f32 file): Gemm, MatMul + Add, Relu, BatchNormalization before or after the
+    /// activation (folded into the neighbouring dense layer; ε read from the node), Dropout,
+    /// Identity, Flatten, Reshape to one row, and Softmax last. TFLite: FULLY_CONNECTED with
+    /// fused NONE or RELU, RESHAPE, SOFTMAX last, QUANTIZE first and DEQUANTIZE last; a float32
+    /// file gives an f32 model, an int8 file an int8 model with the file's own integers. In one
+    /// chain from the graph's input to its output; anything else (another operator, a branch,
+    /// a weight that is not a constant, a dynamic shape) is refused with the node or operator,
+    /// its op and the reason, and nothing is written. Run `trainer quantize` on an f32 result
+    /// for f16 or int8.
     Import(ImportArgs),
     /// Print a model file's layers, parameters, size, device RAM and provenance.
     Inspect {
@@ -90,7 +93,9 @@ pub struct QuantizeArgs {
 /// Arguments of `import`.
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// The source model: an `.onnx` file (PyTorch's exporters, dynamo or legacy).
+    /// The source model: an `.onnx` file (PyTorch's exporters, dynamo or legacy) or a
+    /// `.tflite` file (float32, or int8 with int8 input: the first layer's input quantization
+    /// must be `--input-scale` with zero point -128).
     pub input: PathBuf,
     /// Where to write the `.fmlp` model (atomically; nothing is written on an error).
     #[arg(long)]

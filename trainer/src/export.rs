@@ -88,18 +88,7 @@ pub fn encode_layers(
         usize::from(IMAGE_SIDE) * usize::from(IMAGE_SIDE),
         IMAGE_PIXELS
     );
-    let specs: Vec<LayerSpec<'_>> = layers
-        .iter()
-        .map(|l| {
-            LayerSpec::f32(
-                l.inputs as u32,
-                l.outputs as u32,
-                l.activation,
-                &l.weights,
-                &l.bias,
-            )
-        })
-        .collect();
+    let specs: Vec<LayerSpec<'_>> = layers.iter().map(FoldedLayer::spec).collect();
     let class_names: Vec<&str> = spec.class_names.iter().map(String::as_str).collect();
     model_format::encode(&ModelSpec {
         variant: &spec.name,

@@ -13,7 +13,7 @@
 //! Dropout is the identity at inference and disappears. The arithmetic runs in f64 and is
 //! rounded to f32 once, so the folded weights are as close to exact as f32 storage allows.
 
-use model_format::Activation;
+use model_format::{Activation, LayerSpec};
 
 use crate::model::snapshot::{DenseSnapshot, NormSnapshot, Snapshot};
 
@@ -32,6 +32,19 @@ pub struct FoldedLayer {
     /// # Shapes
     /// `[outputs]`.
     pub bias: Vec<f32>,
+}
+
+impl FoldedLayer {
+    /// The layer as the encoder takes it (f32, borrowing the weights).
+    pub fn spec(&self) -> LayerSpec<'_> {
+        LayerSpec::f32(
+            self.inputs as u32,
+            self.outputs as u32,
+            self.activation,
+            &self.weights,
+            &self.bias,
+        )
+    }
 }
 
 /// Why a snapshot cannot be folded.

@@ -3,21 +3,28 @@
 //! A reader per source format turns the file into a framework-neutral chain of operations
 //! ([`chain::Step`]); [`chain::fold_chain`] folds BatchNorm wherever the graph puts it and
 //! gives the dense layers; the encoder writes them as an f32 `.fmlp` file (which `trainer
-//! quantize` can then make f16 or int8). ONNX is read today ([`onnx`]); a TFLite file is
-//! recognised by its identifier and refused as not supported yet.
+//! quantize` can then make f16 or int8). ONNX ([`onnx`]) and float32 TFLite ([`tflite`]) take
+//! that path; an int8 TFLite file becomes int8 layers with the file's own integers, encoded
+//! as `trainer quantize` encodes its int8 layers (the same multiplier computation and tiling).
+//! A file is TFLite when it carries the flatbuffer identifier `TFL3` at bytes 4..8.
 
 pub mod chain;
 pub mod onnx;
+pub mod tflite;
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
-use model_format::{AlignedBytes, InputSpec, LayerSpec, ModelSpec, Provenance};
+use model_format::{
+    AlignedBytes, InputSpec, Int8Params, LayerSpec, ModelSpec, Params, Provenance, block_int8,
+};
 
 use crate::atomic::write_atomic;
 use crate::fold::FoldedLayer;
+use crate::quantize::requantization;
 use chain::{ChainError, fold_chain};
 use onnx::{OnnxError, read_onnx};
+use tflite::{Body, Int8Dense, TfliteError, read_tflite};
 
 /// Largest source file read: far above any dense network a microcontroller runs, and it bounds
 /// what a hostile or mistaken path (a disk image, `/dev/zero`) can make the importer read.
@@ -73,6 +80,14 @@ pub enum ImportError {
         /// What it refused.
         source: OnnxError,
     },
+    /// The TFLite reader refused the model.
+    #[error("{}", path.display())]
+    Tflite {
+        /// The source file.
+        path: PathBuf,
+        /// What it refused.
+        source: TfliteError,
+    },
     /// The operations do not make a dense network the device can run.
     #[error("{}", path.display())]
     Chain {
@@ -104,55 +119,118 @@ pub enum ImportError {
 pub struct Imported {
     /// The encoded model file.
     pub file: AlignedBytes,
-    /// The folded layers it holds.
+    /// The layers it holds, in f32 (an int8 import's dequantized: `q · weight_scale` and
+    /// `bias · input_scale · weight_scale`).
     pub layers: Vec<FoldedLayer>,
     /// One line per source node: what it became.
     pub mapping: Vec<String>,
-    /// What produced the source file (for ONNX: producer, version and opset).
+    /// What produced the source file (for ONNX: producer, version and opset; for TFLite: the
+    /// schema version and the file's description).
     pub producer: String,
 }
 
-/// Reads `path` (ONNX) and encodes it as a model file in memory.
+/// The layers a reader gives, before encoding.
+enum Layers {
+    Float(Vec<FoldedLayer>),
+    Int8(Vec<Int8Dense>),
+}
+
+/// Reads `path` (ONNX or TFLite) and encodes it as a model file in memory.
 ///
 /// # Errors
-/// [`ImportError`] naming the file and, for graph errors, the node.
+/// [`ImportError`] naming the file and, for graph errors, the node or operator.
 pub fn import_file(path: &Path, options: &ImportOptions) -> Result<Imported, ImportError> {
     let bytes = read_bounded(path)?;
-    if bytes.get(4..8) == Some(b"TFL3") {
-        return Err(ImportError::Refused {
+    let fold = |steps: &[chain::Step]| {
+        fold_chain(steps).map_err(|source| ImportError::Chain {
             path: path.to_path_buf(),
-            reason: "a TFLite flatbuffer: TFLite import is not supported yet (issue #12)".into(),
-        });
-    }
-    let graph = read_onnx(&bytes).map_err(|source| ImportError::Onnx {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let layers = fold_chain(&graph.steps).map_err(|source| ImportError::Chain {
-        path: path.to_path_buf(),
-        source,
-    })?;
+            source,
+        })
+    };
+    let (layers, input_features, mapping, producer) = if bytes.get(4..8) == Some(b"TFL3") {
+        let graph =
+            read_tflite(&bytes, options.input_scale).map_err(|source| ImportError::Tflite {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let layers = match graph.body {
+            Body::Float(steps) => Layers::Float(fold(&steps)?),
+            Body::Int8(layers) => Layers::Int8(layers),
+        };
+        (layers, graph.input_features, graph.mapping, graph.producer)
+    } else {
+        let graph = read_onnx(&bytes).map_err(|source| ImportError::Onnx {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let layers = Layers::Float(fold(&graph.steps)?);
+        (layers, graph.input_features, graph.mapping, graph.producer)
+    };
     let name = options.name.clone().unwrap_or_else(|| {
         path.file_stem()
             .map_or_else(|| "imported".into(), |s| s.to_string_lossy().into_owned())
     });
-    let file = encode(
-        &name,
-        &layers,
-        graph.input_features,
-        options,
-        &graph.producer,
-    )
-    .map_err(|source| ImportError::Encode {
-        path: path.to_path_buf(),
-        source,
+    let file = encode(&name, &layers, input_features, options, &producer).map_err(|source| {
+        ImportError::Encode {
+            path: path.to_path_buf(),
+            source,
+        }
     })?;
+    let layers = match layers {
+        Layers::Float(layers) => layers,
+        Layers::Int8(layers) => layers.iter().map(dequantized).collect(),
+    };
     Ok(Imported {
         file,
         layers,
-        mapping: graph.mapping,
-        producer: graph.producer,
+        mapping,
+        producer,
     })
+}
+
+/// The real values an int8 layer stands for.
+fn dequantized(layer: &Int8Dense) -> FoldedLayer {
+    let weights = layer
+        .weights
+        .chunks_exact(layer.inputs)
+        .zip(&layer.weight_scale)
+        .flat_map(|(row, &s)| row.iter().map(move |&q| f32::from(q) * s))
+        .collect();
+    let bias = layer
+        .bias
+        .iter()
+        .zip(&layer.weight_scale)
+        .map(|(&b, &s)| (f64::from(b) * f64::from(layer.input.scale) * f64::from(s)) as f32)
+        .collect();
+    FoldedLayer {
+        inputs: layer.inputs,
+        outputs: layer.outputs,
+        activation: layer.activation,
+        weights,
+        bias,
+    }
+}
+
+/// An int8 layer's requantization and tiled weights, owned for the encoder.
+struct Int8Owned {
+    weights: Vec<i8>,
+    multiplier: Vec<i32>,
+    shift: Vec<i32>,
+}
+
+impl Int8Owned {
+    fn of(layer: &Int8Dense) -> Self {
+        let (multiplier, shift) = layer
+            .weight_scale
+            .iter()
+            .map(|&w| requantization(layer.input.scale, w, layer.output.scale))
+            .unzip();
+        Self {
+            weights: block_int8(&layer.weights, layer.inputs, layer.outputs),
+            multiplier,
+            shift,
+        }
+    }
 }
 
 /// [`import_file`], then writes the model atomically to `out`.
@@ -206,7 +284,7 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>, ImportError> {
 /// The model file: 784 inputs are a 28 × 28 image, any other width one row of `u8 × scale`.
 fn encode(
     name: &str,
-    layers: &[FoldedLayer],
+    layers: &Layers,
     input_features: usize,
     options: &ImportOptions,
     producer: &str,
@@ -216,7 +294,10 @@ fn encode(
     } else {
         (u16::try_from(input_features).unwrap_or(u16::MAX), 1)
     };
-    let outputs = layers.last().map_or(0, |l| l.outputs);
+    let outputs = match layers {
+        Layers::Float(l) => l.last().map_or(0, |l| l.outputs),
+        Layers::Int8(l) => l.last().map_or(0, |l| l.outputs),
+    };
     let class_names: Vec<String> = match &options.class_names {
         Some(names) => names.clone(),
         None if input_features == idx::layout::IMAGE_PIXELS && outputs == 10 => {
@@ -228,18 +309,31 @@ fn encode(
         None => (0..outputs).map(|i| i.to_string()).collect(),
     };
     let names: Vec<&str> = class_names.iter().map(String::as_str).collect();
-    let specs: Vec<LayerSpec<'_>> = layers
-        .iter()
-        .map(|l| {
-            LayerSpec::f32(
-                l.inputs as u32,
-                l.outputs as u32,
-                l.activation,
-                &l.weights,
-                &l.bias,
-            )
-        })
-        .collect();
+    let owned: Vec<Int8Owned> = match layers {
+        Layers::Float(_) => Vec::new(),
+        Layers::Int8(l) => l.iter().map(Int8Owned::of).collect(),
+    };
+    let specs: Vec<LayerSpec<'_>> = match layers {
+        Layers::Float(layers) => layers.iter().map(FoldedLayer::spec).collect(),
+        Layers::Int8(layers) => layers
+            .iter()
+            .zip(&owned)
+            .map(|(l, o)| LayerSpec {
+                inputs: l.inputs as u32,
+                outputs: l.outputs as u32,
+                activation: l.activation,
+                params: Params::Int8(Int8Params {
+                    input: l.input,
+                    output: l.output,
+                    weights: &o.weights,
+                    bias: &l.bias,
+                    multiplier: &o.multiplier,
+                    shift: &o.shift,
+                    weight_scale: &l.weight_scale,
+                }),
+            })
+            .collect(),
+    };
     // The source file carries no test accuracy: 0 in the field, and the note says why.
     let note: String = format!("imported from {producer}; test accuracy not measured")
         .chars()

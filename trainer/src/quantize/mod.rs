@@ -348,19 +348,27 @@ impl Int8Layer {
         (self.multiplier, self.shift) = self
             .weight_scale
             .iter()
-            .map(|&scale| {
-                let acc_scale = f64::from(self.input.scale) * f64::from(scale);
-                let (m, s) = quantize_multiplier(acc_scale / f64::from(output.scale));
-                // A real multiplier below 2^-32 (a row of near-zero weights) rounds to 0 in
-                // TFLite; the format wants a normalized one, and the smallest it allows changes
-                // no output.
-                if m < MIN_MULTIPLIER {
-                    (MIN_MULTIPLIER, MIN_SHIFT)
-                } else {
-                    (m, s)
-                }
-            })
+            .map(|&scale| requantization(self.input.scale, scale, output.scale))
             .unzip();
+    }
+}
+
+/// The `(multiplier, shift)` of one row: TFLite's `QuantizeMultiplier` of the real factor
+/// `(double)input · (double)weight / (double)output`, evaluated in that order in f64 as
+/// TFLite's `PopulateConvolutionQuantizationParams` (per channel) and
+/// `GetQuantizedConvolutionMultipler` (per tensor) do in `kernels/kernel_util.cc`, so a file
+/// TFLite quantized gets TFLite's integers.
+///
+/// A real factor below 2^-32 (a row of near-zero weights) rounds to multiplier 0 in TFLite;
+/// the format wants a normalized one, and the smallest it allows changes no output (every
+/// accumulator times it rounds to 0, as with 0).
+pub fn requantization(input: f32, weight: f32, output: f32) -> (i32, i32) {
+    let acc_scale = f64::from(input) * f64::from(weight);
+    let (m, s) = quantize_multiplier(acc_scale / f64::from(output));
+    if m < MIN_MULTIPLIER {
+        (MIN_MULTIPLIER, MIN_SHIFT)
+    } else {
+        (m, s)
     }
 }
 

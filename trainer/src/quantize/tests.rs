@@ -184,3 +184,24 @@ fn bias_correction_takes_out_the_mean_rounding_error() {
     let q = calibrate::int8_layers(&model, &f32_layers(&model).unwrap(), &[0, 255]);
     assert_eq!(q[0].bias, [-125, 0]);
 }
+
+#[test]
+fn requantization_is_tflites_quantize_multiplier_of_the_double_product() {
+    // The per-tensor scales (input, weight, output) of the three layers of
+    // tests/fixtures/import/keras_bn_int8_pt.tflite, and the (multiplier, shift) of TFLite's
+    // formula in Python, written from quantization_util.cc and kernel_util.cc:
+    //   real = float(in) * float(w) / float(out); q, s = math.frexp(real)
+    //   m = floor(q * 2**31 + 0.5)  (std::round for q > 0), then the 2**31 carry.
+    let cases: [([u32; 3], (i32, i32)); 3] = [
+        (
+            [0x3b80_8081, 0x3b2e_84b6, 0x3c87_ff84],
+            (1_383_273_453, -10),
+        ),
+        ([0x3c87_ff84, 0x3deb_195b, 0x3c85_1826], (2_015_181_081, -3)),
+        ([0x3c85_1826, 0x3c6b_8b50, 0x3da0_a80d], (1_636_905_800, -8)),
+    ];
+    for ([input, weight, output], want) in cases {
+        let [input, weight, output] = [input, weight, output].map(f32::from_bits);
+        assert_eq!(super::requantization(input, weight, output), want);
+    }
+}
