@@ -178,13 +178,21 @@ fn int8_forward(
 }
 
 /// Imports the int8 `model` and compares, on the reference images, last-layer int8 outputs with
-/// the interpreter's (`logits`): the imported file's weights, biases, zero points and scales run
-/// with the interpreter's requantization ([`interpreter_requantize`]) must give the
-/// interpreter's integers exactly (the import kept every number TFLite uses); the firmware
-/// ([`Engine::run_u8_int8`]) must equal the same integers run with the file's multipliers and
-/// shifts in double rounding exactly; the firmware against the interpreter then differs only
-/// by the requantization's rounding (counted, at most 1). Returns that count.
-fn check_int8(reference: Reference<'_>, model: &str, logits: &str) -> usize {
+/// the interpreters':
+/// - with **TensorFlow Lite Micro**'s (`tflm`, recorded by `tflm_logits.py` with the
+///   `tflite-micro` package, 0.dev20261023182759): the firmware ([`Engine::run_u8_int8`])
+///   must give every integer exactly: TFLM is the interpreter a microcontroller runs, and it
+///   requantizes with TFLite's default double-rounding `MultiplyByQuantizedMultiplier`;
+/// - with the desktop interpreter's (`logits`, ai-edge-litert): the imported file's weights,
+///   biases, zero points and scales run with that interpreter's requantization
+///   ([`interpreter_requantize`]) must give its integers exactly (the import kept every
+///   number TFLite uses), and the firmware then differs from it only by that rounding (counted,
+///   at most 1);
+/// - the firmware must equal the file's integers run with its multipliers and shifts in double
+///   rounding ([`int8_forward`]), exactly.
+///
+/// Returns the count of outputs where the firmware differs from the desktop interpreter.
+fn check_int8(reference: Reference<'_>, model: &str, logits: &str, tflm: &str) -> usize {
     let imported = import_file(&reference.path(model), &ImportOptions::default()).expect("imports");
     let view = Model::from_bytes(&imported.file).expect("a valid model file");
     assert!(view.is_int8());
@@ -196,14 +204,21 @@ fn check_int8(reference: Reference<'_>, model: &str, logits: &str) -> usize {
         Engine::<INPUTS, CLASSES, INPUTS>::new(&imported.file).expect("the firmware runs it");
     let mut scratch = Scratch::<INPUTS>::new();
     let expected = reference.i8s(logits);
+    let micro = reference.i8s(tflm);
+    let mut firmware_vs_tflm = 0usize;
     let (mut file_vs_interpreter, mut firmware_vs_double, mut firmware_vs_interpreter) =
         (0usize, 0usize, 0usize);
     let mut max_delta = 0;
     let mut argmax_disagreements = 0;
-    for (i, want) in expected.chunks_exact(CLASSES).enumerate() {
+    for (i, (want, micro)) in expected
+        .chunks_exact(CLASSES)
+        .zip(micro.chunks_exact(CLASSES))
+        .enumerate()
+    {
         let device = engine
             .run_u8_int8(pixels(i), &mut scratch)
             .expect("an int8 model");
+        firmware_vs_tflm += device.iter().zip(micro).filter(|(a, b)| a != b).count();
         let interpreter = int8_forward(&view, pixels(i), interpreter_requantize);
         let double = int8_forward(&view, pixels(i), double_rounding);
         for (c, (&ours, &want)) in device.iter().zip(want).enumerate() {
@@ -216,13 +231,18 @@ fn check_int8(reference: Reference<'_>, model: &str, logits: &str) -> usize {
         argmax_disagreements += usize::from(argmax_i8(&device) != argmax_i8(want));
     }
     eprintln!(
-        "{model}: of {} int8 logits, {file_vs_interpreter} differ between the imported file run \
+        "{model}: of {} int8 logits, {firmware_vs_tflm} differ between the firmware and TFLite \
+         Micro, {file_vs_interpreter} differ between the imported file run \
          with the interpreter's requantization and the interpreter, {firmware_vs_double} between \
          the firmware and the file with double rounding, {firmware_vs_interpreter} between the \
          firmware and the interpreter (max |Δ| {max_delta}; {argmax_disagreements} of {} \
          images with another argmax)",
         expected.len(),
         reference.images
+    );
+    assert_eq!(
+        firmware_vs_tflm, 0,
+        "{model}: the firmware's int8 outputs are not TFLite Micro's"
     );
     assert_eq!(
         file_vs_interpreter, 0,
@@ -240,20 +260,22 @@ fn check_int8(reference: Reference<'_>, model: &str, logits: &str) -> usize {
 }
 
 #[test]
-fn tflite_int8_per_channel_integers_are_the_interpreters() {
+fn tflite_int8_per_channel_outputs_identical_to_tflite_micro() {
     check_int8(
         fixtures(),
         "keras_bn_int8.tflite",
         "keras_bn_int8.logits.i8",
+        "keras_bn_int8.tflm.logits.i8",
     );
 }
 
 #[test]
-fn tflite_int8_per_tensor_integers_are_the_interpreters() {
+fn tflite_int8_per_tensor_outputs_identical_to_tflite_micro() {
     check_int8(
         fixtures(),
         "keras_bn_int8_pt.tflite",
         "keras_bn_int8_pt.logits.i8",
+        "keras_bn_int8_pt.tflm.logits.i8",
     );
 }
 
@@ -275,6 +297,7 @@ fn tflite_full_test_set_matches_the_interpreter() {
             reference,
             &format!("{model}.tflite"),
             &format!("{model}.logits.i8"),
+            &format!("{model}.tflm.logits.i8"),
         );
     }
 }
