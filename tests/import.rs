@@ -5,26 +5,16 @@
 
 use std::path::PathBuf;
 
-use firmware::{CLASSES, Classifier, INPUTS, Scratch};
+use firmware::CLASSES;
 use trainer::import::{ImportError, ImportOptions, import_file};
 
-use crate::common::{data, max_abs_diff, softmax_f64};
+use crate::common::data;
+use crate::import_parity::{Reference, compare_float, f32_values};
 
 /// Images the fixtures' outputs were recorded on (the first of t10k).
 pub(crate) const FIXTURE_IMAGES: usize = 300;
 
-/// Largest |Δlogit| between onnxruntime and the firmware running the imported file. The same
-/// three f32 rounding sources as burn against the firmware (`parity::LOGIT_ATOL`): the order of
-/// the 784-term sums (onnxruntime's MLAS kernels use FMA and their own blocking), BatchNorm
-/// evaluated as its own node in f32 against folded into the weights in f64 and rounded once,
-/// and `p / 255` against `p · f32(1/255)` (1 ulp). A few 1e-5 at most for logits of a few
-/// tens; a wrongly transposed or mis-folded layer moves them by 1e-1 or more.
-pub(crate) const LOGIT_ATOL: f32 = 1e-4;
-
-/// Largest |Δprobability| between onnxruntime's Softmax and an exact f64 softmax of the
-/// firmware's logits: |Δp| ≤ |Δz|/2 from the logits, plus onnxruntime's f32 softmax rounding
-/// (a few ulp of values ≤ 1, under 1e-6).
-const PROB_ATOL: f32 = LOGIT_ATOL / 2.0 + 1e-6;
+pub(crate) use crate::import_parity::LOGIT_ATOL;
 
 pub(crate) fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -33,46 +23,32 @@ pub(crate) fn fixture(name: &str) -> PathBuf {
 }
 
 pub(crate) fn read_f32(name: &str) -> Vec<f32> {
-    let bytes = std::fs::read(fixture(name)).expect("fixture present");
-    bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
+    f32_values(&std::fs::read(fixture(name)).expect("fixture present"))
 }
 
-/// Imports `model`, runs it on the fixture images and compares with `outputs`; `softmax` says
-/// whether the source graph ends in Softmax (then onnxruntime gave probabilities).
+/// Imports `model`, runs it on the fixture images and compares with `outputs` under the named
+/// tolerances of [`crate::import_parity`]; `softmax` says whether the source graph ends in
+/// Softmax (then onnxruntime gave probabilities).
 fn check_onnx(model: &str, outputs: &str, softmax: bool) {
     let imported = import_file(&fixture(model), &ImportOptions::default()).expect("imports");
-    let classifier = Classifier::<INPUTS>::new(&imported.file).expect("the firmware runs it");
-    let mut scratch = Scratch::<INPUTS>::new();
     let reference = read_f32(outputs);
     assert_eq!(reference.len(), FIXTURE_IMAGES * CLASSES);
-    let (mut max_delta, mut disagreements) = (0.0f32, 0usize);
-    for (i, expected) in reference.chunks_exact(CLASSES).enumerate() {
-        let pixels: &[u8; INPUTS] = data().test.image(i).try_into().expect("784 pixels");
-        let device = classifier.classify_u8(pixels, &mut scratch);
-        let ours: Vec<f32> = if softmax {
-            softmax_f64(&device.logits)
-                .iter()
-                .map(|&p| p as f32)
-                .collect()
-        } else {
-            device.logits.to_vec()
-        };
-        max_delta = max_delta.max(max_abs_diff(expected, &ours));
-        if firmware::softmax::argmax(expected) != device.class {
-            disagreements += 1;
-        }
-    }
-    let tolerance = if softmax { PROB_ATOL } else { LOGIT_ATOL };
+    let kind = if softmax {
+        Reference::Probabilities
+    } else {
+        Reference::Logits
+    };
+    let images = (0..FIXTURE_IMAGES).map(|i| data().test.image(i));
+    let c = compare_float(&imported.file, images, &reference, kind);
     eprintln!(
-        "{model}: max |Δ{}| = {max_delta:.2e} (tolerance {tolerance:.1e}), {disagreements} \
-         argmax disagreements on {FIXTURE_IMAGES} images",
-        if softmax { "probability" } else { "logit" }
+        "{model}: max |Δ{}| = {:.2e} (tolerance {:.1e}), {} argmax disagreements on {} images",
+        if softmax { "probability" } else { "logit" },
+        c.max_delta,
+        c.tolerance,
+        c.disagreements,
+        c.images
     );
-    assert!(max_delta <= tolerance, "{model}: {max_delta} > {tolerance}");
-    assert_eq!(disagreements, 0, "{model}: argmax differs from onnxruntime");
+    assert!(c.passes(), "{model}: {c:?}");
 }
 
 #[test]

@@ -4,6 +4,7 @@ mod boards;
 mod common;
 mod fold;
 mod import;
+mod import_parity;
 mod import_tflite;
 mod inspect;
 mod model_findings;

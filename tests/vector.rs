@@ -39,6 +39,7 @@ fn wine() -> AlignedBytes {
         name: Some("wine".into()),
         class_names: Some(vec!["class_0".into(), "class_1".into(), "class_2".into()]),
         input_scale: INPUT_SCALE,
+        ..ImportOptions::default()
     };
     import_file(&fixture("torch_wine.onnx"), &options)
         .expect("the wine model imports")

@@ -111,6 +111,10 @@ pub struct ImportArgs {
     /// with (1/255 for pixels scaled to [0, 1]).
     #[arg(long, default_value_t = 1.0 / 255.0)]
     pub input_scale: f32,
+    /// Refuse a model with a layer wider than N: the activation capacity (`CAP`) of the
+    /// device's `firmware::Engine` (default: no limit; `inspect` shows what a model needs).
+    #[arg(long, value_name = "N")]
+    pub capacity: Option<usize>,
 }
 
 /// The model, its settings and the data directory of one `trainer worker`, as `train` passes

@@ -102,6 +102,7 @@ fn import(args: ImportArgs) -> anyhow::Result<()> {
         name: args.name,
         class_names: args.classes,
         input_scale: args.input_scale,
+        capacity: args.capacity,
     };
     let imported = trainer::import::import_to(&args.input, &options, &args.out)?;
     eprintln!("{}: {}", args.input.display(), imported.producer);

@@ -40,6 +40,9 @@ pub struct ImportOptions {
     pub class_names: Option<Vec<String>>,
     /// The device feeds `u8 × scale` to the first layer (default 1/255, pixels in [0, 1]).
     pub input_scale: f32,
+    /// The activation capacity of the device's engine (`CAP` of `firmware::Engine`): a model
+    /// with a wider layer is refused, naming the layer (default: no limit).
+    pub capacity: Option<usize>,
 }
 
 impl Default for ImportOptions {
@@ -48,6 +51,7 @@ impl Default for ImportOptions {
             name: None,
             class_names: None,
             input_scale: crate::export::INPUT_SCALE,
+            capacity: None,
         }
     }
 }
@@ -103,6 +107,22 @@ pub enum ImportError {
         path: PathBuf,
         /// The encoder's error.
         source: model_format::Error,
+    },
+    /// A layer is wider than the capacity the user named.
+    #[error(
+        "{}: layer {layer} is {width} wide, wider than the capacity {capacity} (`--capacity`): \
+         the device's engine could not run it",
+        path.display()
+    )]
+    TooWide {
+        /// The source file.
+        path: PathBuf,
+        /// The first layer that does not fit (0-based, in the model file).
+        layer: usize,
+        /// Its widest side (for int8, rounded up to a multiple of 4).
+        width: u32,
+        /// The capacity named.
+        capacity: usize,
     },
     /// Writing the output failed (nothing is left under its name).
     #[error("writing {}", path.display())]
@@ -176,6 +196,9 @@ pub fn import_file(path: &Path, options: &ImportOptions) -> Result<Imported, Imp
             source,
         }
     })?;
+    if let Some(capacity) = options.capacity {
+        check_capacity(path, &file, capacity)?;
+    }
     let layers = match layers {
         Layers::Float(layers) => layers,
         Layers::Int8(layers) => layers.iter().map(dequantized).collect(),
@@ -230,6 +253,28 @@ impl Int8Owned {
             multiplier,
             shift,
         }
+    }
+}
+
+/// Refuses `file` if a layer is wider than `capacity`, as the firmware's engine would.
+fn check_capacity(path: &Path, file: &[u8], capacity: usize) -> Result<(), ImportError> {
+    let encode_error = |source| ImportError::Encode {
+        path: path.to_path_buf(),
+        source,
+    };
+    let model = model_format::Model::from_bytes(file).map_err(encode_error)?;
+    match model.check_capacity(capacity) {
+        Err(model_format::Error::TooWide {
+            layer,
+            width,
+            capacity,
+        }) => Err(ImportError::TooWide {
+            path: path.to_path_buf(),
+            layer,
+            width,
+            capacity,
+        }),
+        other => other.map_err(encode_error),
     }
 }
 
