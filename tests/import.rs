@@ -51,6 +51,18 @@ fn check_onnx(model: &str, outputs: &str, softmax: bool) {
     assert!(c.passes(), "{model}: {c:?}");
 }
 
+/// `x @ W + b` with `W` stored `[in, out]`: the importer must transpose (the `[in, out]` data
+/// read as `[out, in]` with the right dimensions makes a file that passes every check and
+/// gives logits off by far more than the tolerance).
+#[test]
+fn onnx_matmul_add_in_out_weights_are_transposed_and_match_onnxruntime() {
+    check_onnx(
+        "torch_matmul_add_legacy.onnx",
+        "torch_matmul_add_legacy.out.f32",
+        false,
+    );
+}
+
 #[test]
 fn onnx_dynamo_batchnorm_after_relu_matches_onnxruntime() {
     check_onnx(

@@ -9,6 +9,9 @@ What it makes, each file small (a 784 -> 16 -> 12 -> 10 MLP is about 51 KB of f3
   torch_bn_before_relu_legacy.onnx Linear -> BatchNorm1d -> ReLU, twice, then Linear (logits, no
                                    Softmax); the legacy exporter (dynamo's optimiser would fold
                                    the BatchNormalization into the Gemm itself).
+  torch_matmul_add_legacy.onnx     x @ W + b layers with W stored [in, out] (MatMul + Add with an
+                                   [in, out] initializer, which the importer transposes), ReLU,
+                                   BatchNorm1d after it, logits last; the legacy exporter.
   torch_wine.onnx                  a non-image model: scikit-learn's bundled wine data set (13
                                    chemical measurements -> 3 cultivars), 13 -> 8 -> 3, f32 inputs
                                    standardised by the script (the mean and scale are in the
@@ -95,6 +98,32 @@ def bn_before_relu(hidden=HIDDEN):
     return nn.Sequential(*layers)
 
 
+class MatMulAdd(nn.Module):
+    """`x @ W + b` with `W` stored `[in, out]` (Keras's and burn's layout): the exporter writes
+    ONNX `MatMul` + `Add` with an `[in, out]` initializer, which the importer must transpose."""
+
+    def __init__(self, inputs, outputs):
+        super().__init__()
+        w = torch.empty(outputs, inputs)
+        nn.init.xavier_uniform_(w)
+        self.weight = nn.Parameter(w.t().contiguous())
+        self.bias = nn.Parameter(torch.zeros(outputs))
+
+    def forward(self, x):
+        return torch.matmul(x, self.weight) + self.bias
+
+
+def matmul_add(hidden=HIDDEN):
+    """MatMul + Add layers, BatchNorm after the ReLU, logits last."""
+    layers, inputs = [], IMAGE_PIXELS
+    for width in hidden:
+        layers += [MatMulAdd(inputs, width), nn.ReLU(),
+                   nn.BatchNorm1d(width, eps=BN_EPS, momentum=0.01)]
+        inputs = width
+    layers.append(MatMulAdd(inputs, CLASSES))
+    return nn.Sequential(*layers)
+
+
 def train(model, x, y, epochs, batch, seed):
     """Adam on logits; a trailing Softmax module is skipped while training."""
     generator = torch.Generator().manual_seed(seed)
@@ -175,34 +204,46 @@ def main():
         "images": {"set": "t10k", "first": args.images, "input": "u8 pixel / 255 as f32"},
         "models": {},
     }
-    for name, build, dynamo_forms in (
+    fashion = [
         ("torch_bn_after_relu", bn_after_relu, (("", True), ("_legacy", False))),
         # Legacy only: the dynamo exporter's optimiser folds a BatchNormalization that directly
         # follows a Gemm into the Gemm, leaving nothing for the importer to fold.
         ("torch_bn_before_relu", bn_before_relu, (("_legacy", False),)),
-    ):
-        model = build(hidden)
-        train(model, x, y, epochs, BATCH, args.seed)
-        for suffix, dynamo in dynamo_forms:
-            path = args.out / f"{name}{suffix}.onnx"
-            export(model, example, path, dynamo)
-            out = run_ort(path, probe)
-            with torch.no_grad():
-                ours = model(torch.from_numpy(probe)).numpy()
-            write_f32(args.out / f"{name}{suffix}.out.f32", out)
-            manifest["models"][path.name] = {
-                "outputs": list(out.shape), "exporter": "dynamo" if dynamo else "legacy",
-                "softmax": isinstance(model[-1], nn.Softmax),
-                "accuracy": float((out.argmax(1) == labels).mean()),
-                "max_abs_torch_vs_ort": float(np.abs(out - ours).max()),
-            }
-            print(f"{path.name}: {path.stat().st_size} B, accuracy "
-                  f"{manifest['models'][path.name]['accuracy']:.3f} on {args.images} images",
-                  file=sys.stderr)
-
+    ]
+    for entry in fashion:
+        fashion_model(args, manifest, entry, (x, y, probe, labels, example), hidden, epochs)
     if args.full is None:
         wine_model(args, manifest)
+    # After the wine model, so that the models above draw the same random numbers as before it
+    # was added (their files are unchanged): `[in, out]` weights through MatMul + Add, the
+    # transposing path of the importer.
+    fashion_model(args, manifest, ("torch_matmul_add", matmul_add, (("_legacy", False),)),
+                  (x, y, probe, labels, example), hidden, epochs)
     (args.out / "manifest-torch.json").write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def fashion_model(args, manifest, entry, data, hidden, epochs):
+    """Trains one Fashion-MNIST model, exports it in each form, records onnxruntime's outputs."""
+    name, build, forms = entry
+    x, y, probe, labels, example = data
+    model = build(hidden)
+    train(model, x, y, epochs, BATCH, args.seed)
+    for suffix, dynamo in forms:
+        path = args.out / f"{name}{suffix}.onnx"
+        export(model, example, path, dynamo)
+        out = run_ort(path, probe)
+        with torch.no_grad():
+            ours = model(torch.from_numpy(probe)).numpy()
+        write_f32(args.out / f"{name}{suffix}.out.f32", out)
+        manifest["models"][path.name] = {
+            "outputs": list(out.shape), "exporter": "dynamo" if dynamo else "legacy",
+            "softmax": isinstance(model[-1], nn.Softmax),
+            "accuracy": float((out.argmax(1) == labels).mean()),
+            "max_abs_torch_vs_ort": float(np.abs(out - ours).max()),
+        }
+        print(f"{path.name}: {path.stat().st_size} B, accuracy "
+              f"{manifest['models'][path.name]['accuracy']:.3f} on {args.images} images",
+              file=sys.stderr)
 
 
 def wine_model(args, manifest):
