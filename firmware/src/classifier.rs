@@ -79,7 +79,7 @@ impl<'m, const CAP: usize> Classifier<'m, CAP> {
 
 impl<'m, const CAP: usize, S: Scratchpad> Classifier<'m, CAP, S> {
     /// [`new`](Classifier::new) for a scratch `S` of `CAP` values: also refuses an f32 or f16
-    /// model when `S` is an [`Int8Scratch`].
+    /// model when `S` is an [`Int8Scratch`](crate::Int8Scratch).
     ///
     /// # Errors
     /// As [`new`](Classifier::new), and [`Error::NeedsFloatScratch`].
