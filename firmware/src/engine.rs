@@ -233,7 +233,7 @@ impl<'m, const IN: usize, const OUT: usize, const CAP: usize> Engine<'m, IN, OUT
         input: &[f32; IN],
         scratch: &mut Scratch<CAP>,
     ) -> Result<[f32; OUT], Error> {
-        Ok(self.finish(self.run_f32(input, scratch)?))
+        Ok(self.outputs_from(self.run_f32(input, scratch)?))
     }
 }
 
@@ -324,7 +324,7 @@ impl<'m, const IN: usize, const OUT: usize, const CAP: usize, S: Scratchpad>
     /// # Panics
     /// Never.
     pub fn predict_u8(&self, input: &[u8; IN], scratch: &mut S) -> [f32; OUT] {
-        self.finish(self.run_u8(input, scratch))
+        self.outputs_from(self.run_u8(input, scratch))
     }
 
     fn int8(&self, input: &[u8; IN], scratch: &mut S) -> ([i8; OUT], model_format::Quant) {
@@ -335,8 +335,10 @@ impl<'m, const IN: usize, const OUT: usize, const CAP: usize, S: Scratchpad>
         run_int8::<OUT>(&self.model, a, b, pack)
     }
 
-    /// The last layer's values as the model's outputs.
-    fn finish(&self, values: [f32; OUT]) -> [f32; OUT] {
+    /// The model's outputs from the last layer's `values` (what `run_*` gave): the values
+    /// themselves, or their softmax if the file says [`Outputs::Probabilities`]. `predict_*` is
+    /// `run_*` then this, for a caller that wants both without running the layers twice.
+    pub fn outputs_from(&self, values: [f32; OUT]) -> [f32; OUT] {
         match self.outputs() {
             Outputs::Values => values,
             Outputs::Probabilities => {

@@ -56,19 +56,11 @@ use firmware::timer::SysTick;
 use heapless::String;
 use panic_semihosting as _;
 
-// The `VECTOR_*` constants are `qemu-vector`'s.
-#[allow(dead_code)]
-mod embedded {
-    include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
-}
-use embedded::{CORE_CLOCK_HZ, FLASH_SIZE, IMAGE_COUNT, MACHINE, ModelScratch, RAM_SIZE};
+/// The model and the build's constants.
+#[path = "common/embedded.rs"]
+mod embedded;
+use embedded::{CORE_CLOCK_HZ, FLASH_SIZE, IMAGE_COUNT, MACHINE, MODEL, ModelScratch, RAM_SIZE};
 
-/// Gives its contents 4-byte alignment, so the model's weights can be read in place as `f32`.
-#[repr(C, align(4))]
-struct Aligned<T: ?Sized>(T);
-
-/// The model file, in flash.
-static MODEL: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/model.fmlp")));
 /// `IMAGE_COUNT` images of [`INPUTS`] pixels each; the type checks the file length.
 static IMAGES: &[u8; IMAGE_COUNT * INPUTS] =
     include_bytes!(concat!(env!("OUT_DIR"), "/images.bin"));

@@ -19,8 +19,9 @@
 //! error <why the model or a row was refused>
 //! ```
 //!
-//! `raw` is [`Engine::run_f32`] (the last layer's values), `out` [`Engine::predict_f32`] (the
-//! model's outputs as its last activation defines them). Exit status 0 when every row ran.
+//! `raw` is [`Engine::run_f32`] (the last layer's values), `out` [`Engine::outputs_from`] them
+//! (the model's outputs as its last activation defines them, what [`Engine::predict_f32`]
+//! gives). Exit status 0 when every row ran.
 #![no_std]
 #![no_main]
 
@@ -35,18 +36,11 @@ use firmware::{Engine, Outputs, Scratch};
 use heapless::String;
 use panic_semihosting as _;
 
-#[allow(dead_code)]
-mod embedded {
-    include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
-}
-use embedded::{CORE_CLOCK_HZ, VECTOR_CAP, VECTOR_IN, VECTOR_OUT, VECTOR_ROWS};
+/// The model and the build's constants.
+#[path = "common/embedded.rs"]
+mod embedded;
+use embedded::{Aligned, CORE_CLOCK_HZ, MODEL, VECTOR_CAP, VECTOR_IN, VECTOR_OUT, VECTOR_ROWS};
 
-/// Gives its contents 4-byte alignment, so weights and inputs can be read in place as `f32`.
-#[repr(C, align(4))]
-struct Aligned<T: ?Sized>(T);
-
-/// The model file, in flash.
-static MODEL: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/model.fmlp")));
 /// `VECTOR_ROWS` rows of `VECTOR_IN` little-endian f32; the type checks the file length.
 static INPUTS: &Aligned<[u8; VECTOR_ROWS * VECTOR_IN * 4]> =
     &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/inputs.bin")));
@@ -90,7 +84,7 @@ fn start() -> Result<(), ()> {
         let start = timer.now();
         let ran = engine
             .run_f32(row, &mut scratch)
-            .and_then(|raw| Ok((raw, engine.predict_f32(row, &mut scratch)?)));
+            .map(|raw| (raw, engine.outputs_from(raw)));
         let ticks = timer.since(start);
         match ran {
             Ok((raw, values)) => {
